@@ -1,0 +1,53 @@
+// Typed errors that cross zkbio's public surface. Each carries a stable `code` for callers that switch on it.
+
+export class ZkbioError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** The task ring had no room: the caller decides whether to retry, shed or fail. Nothing was queued. */
+export class QueueFullError extends ZkbioError {
+  constructor(
+    readonly recordBytes: number,
+    readonly freeBytes: number,
+  ) {
+    super(
+      'QUEUE_FULL',
+      `task queue is full: a ${recordBytes}-byte task does not fit in ${freeBytes} free bytes`,
+    );
+  }
+}
+
+/** A record can never fit in the ring, whatever the consumer does. */
+export class RecordTooLargeError extends ZkbioError {
+  constructor(
+    readonly recordBytes: number,
+    readonly maxRecordBytes: number,
+  ) {
+    super(
+      'RECORD_TOO_LARGE',
+      `record of ${recordBytes} bytes is larger than the ring allows (${maxRecordBytes} bytes at most)`,
+    );
+  }
+}
+
+/** A config field is wrong. `field` is its dotted path in config.json, e.g. `zookeeper.servers`. */
+export class ConfigError extends ZkbioError {
+  constructor(
+    readonly field: string,
+    problem: string,
+  ) {
+    super('CONFIG_INVALID', `config field "${field}" ${problem}`);
+  }
+}
+
+/** Data that arrived in the ring and cannot be decoded: a bug or memory corruption, never silently skipped. */
+export class CodecError extends ZkbioError {
+  constructor(message: string) {
+    super('CODEC_ERROR', message);
+  }
+}
