@@ -1,0 +1,137 @@
+/**
+ * The binary form of a Bio record: kimserver's task, with its result, as one flat struct that serves both
+ * directions (a task carries the request fields, its ack the same task with the result fields filled in,
+ * and a worker-side event uses id 0). Little-endian:
+ *
+ *   0  u8  cmd            4  u32 id           8  f64 createdAt     16 f64 doneAt      24 i32 error
+ *   28 u32 bytes of path, value, errName, result, then u32 count of values
+ *   48 path, value, errName, result as UTF-8, then each of values as u32 length + UTF-8
+ *
+ * Strings are written and read in place in the ring with Buffer's UTF-8 routines: no JSON and no
+ * intermediate copies. Lengths are checked on decode, so a corrupt record is a CodecError, never a read
+ * out of bounds or a hang.
+ */
+import { CodecError } from '../errors.js';
+import type { ByteRing } from './ring.js';
+
+export interface BioRecord {
+  cmd: number;
+  /** Task id, from 1; 0 for events raised in the worker. */
+  id: number;
+  /** Monotonic ms (see clock.ts) when the task was queued. */
+  createdAt: number;
+  /** Monotonic ms when its ack was written. */
+  doneAt: number;
+  path: string;
+  value: string;
+  /** 0 for success, else a ZooKeeper-style error code (negative) or a Bio error code. */
+  error: number;
+  errName: string;
+  result: string;
+  values: string[];
+}
+
+const FIXED = 48;
+const MAX_VALUES = 1 << 20;
+
+export function newRecord(cmd: number, path = '', value = '', values: string[] = []): BioRecord {
+  return { cmd, id: 0, createdAt: 0, doneAt: 0, path, value, error: 0, errName: '', result: '', values };
+}
+
+export function encodedSize(r: BioRecord): number {
+  let n =
+    FIXED +
+    Buffer.byteLength(r.path, 'utf8') +
+    Buffer.byteLength(r.value, 'utf8') +
+    Buffer.byteLength(r.errName, 'utf8') +
+    Buffer.byteLength(r.result, 'utf8');
+  for (let i = 0; i < r.values.length; i++) n += 4 + Buffer.byteLength(r.values[i], 'utf8');
+  return n;
+}
+
+/** Writes `r` at `off`; the caller has made sure `encodedSize(r)` bytes are there. Returns the bytes written. */
+export function encodeInto(r: BioRecord, buf: Buffer, off: number): number {
+  buf[off] = r.cmd;
+  buf.writeUInt32LE(r.id >>> 0, off + 4);
+  buf.writeDoubleLE(r.createdAt, off + 8);
+  buf.writeDoubleLE(r.doneAt, off + 16);
+  buf.writeInt32LE(r.error | 0, off + 24);
+  let at = off + FIXED;
+  at += writeStr(buf, r.path, at, off + 28);
+  at += writeStr(buf, r.value, at, off + 32);
+  at += writeStr(buf, r.errName, at, off + 36);
+  at += writeStr(buf, r.result, at, off + 40);
+  const values = r.values;
+  buf.writeUInt32LE(values.length, off + 44);
+  for (let i = 0; i < values.length; i++) {
+    const n = buf.write(values[i], at + 4, 'utf8');
+    buf.writeUInt32LE(n, at);
+    at += 4 + n;
+  }
+  return at - off;
+}
+
+function writeStr(buf: Buffer, s: string, at: number, lengthAt: number): number {
+  const n = s.length === 0 ? 0 : buf.write(s, at, 'utf8');
+  buf.writeUInt32LE(n, lengthAt);
+  return n;
+}
+
+/** Reads the record of `length` bytes at `off`. Throws CodecError if the bytes are not a record. */
+export function decode(buf: Buffer, off: number, length: number): BioRecord {
+  if (length < FIXED)
+    throw new CodecError(`record of ${length} bytes is shorter than the ${FIXED}-byte header`);
+  const end = off + length;
+  let at = off + FIXED;
+  const lengths = [
+    buf.readUInt32LE(off + 28),
+    buf.readUInt32LE(off + 32),
+    buf.readUInt32LE(off + 36),
+    buf.readUInt32LE(off + 40),
+  ];
+  const strs: string[] = [];
+  for (const n of lengths) {
+    if (n > end - at) throw new CodecError(`string of ${n} bytes overruns a ${length}-byte record`);
+    strs.push(n === 0 ? '' : buf.toString('utf8', at, at + n));
+    at += n;
+  }
+  const count = buf.readUInt32LE(off + 44);
+  if (count > MAX_VALUES || count * 4 > end - at) {
+    throw new CodecError(`values count ${count} does not fit in a ${length}-byte record`);
+  }
+  const values = new Array<string>(count);
+  for (let i = 0; i < count; i++) {
+    if (end - at < 4) throw new CodecError(`values[${i}] overruns a ${length}-byte record`);
+    const n = buf.readUInt32LE(at);
+    at += 4;
+    if (n > end - at) throw new CodecError(`values[${i}] of ${n} bytes overruns a ${length}-byte record`);
+    values[i] = buf.toString('utf8', at, at + n);
+    at += n;
+  }
+  if (at !== end) throw new CodecError(`${end - at} stray bytes after a ${length}-byte record`);
+  return {
+    cmd: buf[off],
+    id: buf.readUInt32LE(off + 4),
+    createdAt: buf.readDoubleLE(off + 8),
+    doneAt: buf.readDoubleLE(off + 16),
+    error: buf.readInt32LE(off + 24),
+    path: strs[0],
+    value: strs[1],
+    errName: strs[2],
+    result: strs[3],
+    values,
+  };
+}
+
+/**
+ * Encodes `r` straight into the ring. False when the ring has no room now; throws RecordTooLargeError
+ * when it never will.
+ */
+export function tryPushRecord(ring: ByteRing, r: BioRecord): boolean {
+  const size = encodedSize(r);
+  const off = ring.reserve(size);
+  if (off === -1) return false;
+  encodeInto(r, ring.buffer, off);
+  ring.commit(size);
+  return true;
+}

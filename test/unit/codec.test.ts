@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { CodecError } from '../../src/errors.js';
+import { type BioRecord, decode, encodedSize, encodeInto, tryPushRecord } from '../../src/ring/codec.js';
+import { ByteRing } from '../../src/ring/ring.js';
+
+const text = fc.string({ unit: 'binary', maxLength: 40 });
+const record: fc.Arbitrary<BioRecord> = fc
+  .record({
+    cmd: fc.integer({ min: 0, max: 255 }),
+    id: fc.nat({ max: 0xffffffff }),
+    createdAt: fc.double({ noNaN: true }),
+    doneAt: fc.double({ noNaN: true }),
+    path: text,
+    value: text,
+    error: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+    errName: text,
+    result: text,
+    values: fc.array(text, { maxLength: 6 }),
+  })
+  .map((r) => ({ ...r })); // plain objects, like decode's
+
+test('property: any record with any UTF-8 round-trips through a wrapping ring', () => {
+  fc.assert(
+    fc.property(fc.array(record, { minLength: 1, maxLength: 40 }), (records) => {
+      const ring = new ByteRing(ByteRing.allocate(2048)); // records are up to ~1 KiB: the ring wraps often
+      const got: BioRecord[] = [];
+      for (const r of records) {
+        while (!tryPushRecord(ring, r)) ring.drain(1, (b, o, l) => got.push(decode(b, o, l)));
+      }
+      ring.drain(1000, (b, o, l) => got.push(decode(b, o, l)));
+      assert.deepEqual(got, records);
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('multi-byte characters keep their bytes exactly', () => {
+  const r: BioRecord = {
+    cmd: 3,
+    id: 7,
+    createdAt: 1.5,
+    doneAt: 2.25,
+    path: '/kimserver/nodes/逻辑/节点-logic0000000001',
+    value: '{"host":"🚀"}',
+    error: -101,
+    errName: 'ZNONODE',
+    result: 'é',
+    values: ['a', '', 'ß𝄞'],
+  };
+  const buf = Buffer.alloc(encodedSize(r));
+  assert.equal(encodeInto(r, buf, 0), buf.length);
+  assert.deepEqual(decode(buf, 0, buf.length), r);
+});
+
+test('fuzz: arbitrary bytes decode to a record or a CodecError, never anything else', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 200 }), fc.boolean(), (bytes, plausible) => {
+      const buf = Buffer.from(bytes);
+      // Half the cases get small, plausible length fields so the checks past the header are reached too.
+      if (plausible && buf.length >= 48) for (let o = 28; o < 48; o += 4) buf.writeUInt32LE(buf[o] % 8, o);
+      try {
+        const r = decode(buf, 0, buf.length);
+        assert.equal(encodedSize(r) <= buf.length, true);
+      } catch (e) {
+        assert.ok(e instanceof CodecError, `unexpected ${String(e)}`);
+      }
+    }),
+    { numRuns: 2000 },
+  );
+});
