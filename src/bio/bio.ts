@@ -1,0 +1,325 @@
+/**
+ * The main-thread half of the Bio pair (kimserver's bio.c, with rings instead of a mutex).
+ *
+ * addCmdTask() encodes a task into the task ring and returns at once; the bio thread runs tasks one at a
+ * time and writes one ack each into the ack ring; the main loop drains at most `maxAcksPerTick` acks per
+ * slice into `processAck`. Two drains run together and share that limit: a repeating timer (the backstop,
+ * and the only one in timer mode) and, in doorbell mode, a loop woken through Atomics.waitAsync that
+ * yields to the event loop (setImmediate) between full slices, so a burst never stalls the server.
+ *
+ * Exactly one ack per task: `pending` holds every task the worker has not acked yet. When the worker dies,
+ * its acks still in the ring are taken first, then every pending task gets a WorkerCrashed ack; on stop(),
+ * the queued ones come back Cancelled. Those synthesized acks go through the same drain, in order, after
+ * the real ones.
+ *
+ * Restart policy: a crashed worker is restarted on fresh rings after 100 ms, doubling to at most 5 s while
+ * crashes keep coming; more than `maxRestarts` crashes within `restartWindowMs` and the Bio gives up
+ * ('failed'): from then on addCmdTask throws BioStoppedError.
+ */
+import { EventEmitter } from 'node:events';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import pino, { type Logger } from 'pino';
+import { Piscina } from 'piscina';
+import { monoNow } from '../clock.js';
+import { QueueFullError, ZkbioError } from '../errors.js';
+import { type BioRecord, decode, encodedSize, newRecord, tryPushRecord } from '../ring/codec.js';
+import { ByteRing } from '../ring/ring.js';
+import { BioError, type BioWorkerData, bioErrorName, Control } from './protocol.js';
+
+export class BioStoppedError extends ZkbioError {
+  constructor(reason: string) {
+    super('BIO_STOPPED', `the Bio is not running: ${reason}`);
+  }
+}
+
+export interface BioOptions {
+  /** Module run on the bio thread; its default export is a BioHandlerFactory. */
+  handler: string | URL;
+  /** Passed to the handler factory; must survive structured cloning. */
+  handlerOptions?: unknown;
+  /** Applies one ack (or worker event, id 0) on the main thread. */
+  processAck: (ack: BioRecord) => void;
+  /** At most this many acks per drain slice. Default 100, as kimserver. */
+  maxAcksPerTick?: number;
+  /** Period of the repeating drain timer, ms. Default 1 in timer mode, 10 as the doorbell's backstop. */
+  tickMs?: number;
+  /** Wake the main loop through Atomics.waitAsync when acks arrive. Default true (see bench/ack-drain). */
+  doorbell?: boolean;
+  /** Task ring size in bytes. Default 1 MiB. */
+  taskRingBytes?: number;
+  /** Ack ring size in bytes. Default 4 MiB. */
+  ackRingBytes?: number;
+  /** stop() waits this long for the task in flight before it terminates the thread. Default 5000. */
+  stopTimeoutMs?: number;
+  /** Crashes tolerated within restartWindowMs before the Bio gives up. Default 5 in 60 s. */
+  maxRestarts?: number;
+  restartWindowMs?: number;
+  logger?: Logger;
+}
+
+interface BioEvents {
+  /** The worker thread died; its tasks are being acked WorkerCrashed. */
+  crash: [err: Error];
+  /** A new worker thread is running (after a crash). */
+  restart: [restarts: number];
+  /** Too many crashes: the Bio has stopped for good. */
+  failed: [err: Error];
+}
+
+const WORKER_URL = new URL('./worker.js', import.meta.url).href;
+const RESTART_BASE_MS = 100;
+const RESTART_MAX_MS = 5000;
+
+export class Bio extends EventEmitter<BioEvents> {
+  readonly maxAcksPerTick: number;
+  private readonly opts: BioOptions;
+  private readonly logger: Logger;
+  private readonly pool: Piscina;
+  private taskRing: ByteRing;
+  private ackRing: ByteRing;
+  private control = new Int32Array(new SharedArrayBuffer(Control.WORDS * 4));
+  /** Tasks the worker has not acked, in id order. */
+  private readonly pending = new Map<number, BioRecord>();
+  /** Acks taken off a dead worker's ring or made up on the main side; drained before the ring. */
+  private backlog: BioRecord[] = [];
+  private backlogHead = 0;
+  private nextId = 1;
+  private generation = 0;
+  private crashTimes: number[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private deadReason: string | null = 'not started';
+  private workerRun: Promise<void> | null = null;
+  private stopping: Promise<void> | null = null;
+
+  constructor(opts: BioOptions) {
+    super();
+    this.opts = opts;
+    this.maxAcksPerTick = opts.maxAcksPerTick ?? 100;
+    this.logger = opts.logger ?? pino({ level: 'warn' });
+    this.taskRing = new ByteRing(ByteRing.allocate(opts.taskRingBytes ?? 1 << 20));
+    this.ackRing = new ByteRing(ByteRing.allocate(opts.ackRingBytes ?? 4 << 20));
+    this.pool = new Piscina({
+      filename: WORKER_URL,
+      minThreads: 1,
+      maxThreads: 1,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      concurrentTasksPerWorker: 1,
+      // Our one task runs for the Bio's whole life; piscina's own Atomics.wait would only block that thread.
+      atomics: 'disabled',
+    });
+  }
+
+  /** Starts the bio thread and resolves when its handler is ready. */
+  async start(): Promise<void> {
+    if (this.running || this.stopping) throw new Error('Bio.start() called twice');
+    this.running = true;
+    this.deadReason = null;
+    const tickMs = this.opts.tickMs ?? (this.opts.doorbell === false ? 1 : 10);
+    this.timer = setInterval(() => this.drainSlice(), tickMs);
+    this.launchWorker();
+    try {
+      await this.waitReady();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /**
+   * Queues a task and returns its id. Never blocks: throws QueueFullError when the task ring has no room
+   * (nothing was queued), RecordTooLargeError for a task that could never fit, BioStoppedError after stop().
+   */
+  addCmdTask(cmd: number, path: string, value = '', values: string[] = []): number {
+    if (this.deadReason !== null) throw new BioStoppedError(this.deadReason);
+    const task = newRecord(cmd, path, value, values);
+    task.id = this.nextId;
+    task.createdAt = monoNow();
+    if (!tryPushRecord(this.taskRing, task)) {
+      throw new QueueFullError(encodedSize(task), this.taskRing.capacity - this.taskRing.usedBytes());
+    }
+    this.nextId = this.nextId === 0xffffffff ? 1 : this.nextId + 1;
+    this.pending.set(task.id, task);
+    return task.id;
+  }
+
+  /** Tasks queued or in flight (not acked by the worker yet). */
+  get pendingTasks(): number {
+    return this.pending.size;
+  }
+
+  /** Records waiting in the task ring, and acks waiting to be applied. */
+  queueDepths(): { tasks: number; acks: number } {
+    return {
+      tasks: this.taskRing.pendingRecords(),
+      acks: this.ackRing.pendingRecords() + this.backlog.length - this.backlogHead,
+    };
+  }
+
+  /**
+   * Asks the worker to finish the task in flight and stop; queued tasks are acked Cancelled. Every ack left is
+   * applied before this resolves, and it resolves only after the thread is gone. After stopTimeoutMs the
+   * thread is terminated and its unacked tasks are acked Cancelled by the main side.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.deadReason === null) this.deadReason = 'stopped';
+    if (this.running) {
+      Atomics.store(this.control, Control.STOP, 1);
+      this.taskRing.wakeConsumer();
+      const timeoutMs = this.opts.stopTimeoutMs ?? 5000;
+      let hardStop: NodeJS.Timeout | undefined;
+      const finished = await Promise.race([
+        (this.workerRun ?? Promise.resolve()).then(() => true),
+        new Promise<false>((resolve) => {
+          hardStop = setTimeout(() => resolve(false), timeoutMs);
+        }),
+      ]);
+      clearTimeout(hardStop);
+      if (!finished) this.logger.warn({ timeoutMs }, 'bio thread did not stop in time: terminating it');
+      this.running = false;
+    }
+    this.generation++;
+    await this.pool.destroy();
+    if (this.timer) clearInterval(this.timer);
+    this.ackRing.wakeConsumer();
+    this.takeRingIntoBacklog();
+    this.ackPendingWith(BioError.Cancelled);
+    while (this.drainSlice() > 0);
+  }
+
+  private launchWorker(): void {
+    const generation = ++this.generation;
+    const data: BioWorkerData = {
+      taskSab: this.taskRing.sab,
+      ackSab: this.ackRing.sab,
+      controlSab: this.control.buffer as SharedArrayBuffer,
+      handler: String(this.opts.handler),
+      handlerOptions: this.opts.handlerOptions,
+      logLevel: this.logger.level,
+    };
+    const run = this.pool.run(data) as Promise<void>;
+    this.workerRun = run.then(
+      () => {
+        if (generation === this.generation && !this.isStopping())
+          this.onWorkerDeath(generation, new Error('bio worker returned'));
+      },
+      (err: Error) => this.onWorkerDeath(generation, err),
+    );
+    if (this.opts.doorbell !== false) void this.doorbellLoop(generation, this.ackRing);
+  }
+
+  private isStopping(): boolean {
+    return Atomics.load(this.control, Control.STOP) === 1;
+  }
+
+  private async waitReady(): Promise<void> {
+    const generation = this.generation;
+    while (Atomics.load(this.control, Control.READY) === 0) {
+      if (generation !== this.generation || this.deadReason !== null) {
+        throw new BioStoppedError(this.deadReason ?? 'the bio thread died while starting');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  }
+
+  private onWorkerDeath(generation: number, err: Error): void {
+    if (generation !== this.generation || this.isStopping()) return;
+    this.logger.error({ err, pendingTasks: this.pending.size }, 'bio thread crashed');
+    this.generation++; // the dead worker's doorbell loop and callbacks are now stale
+    this.ackRing.wakeConsumer();
+    this.takeRingIntoBacklog();
+    this.ackPendingWith(BioError.WorkerCrashed);
+    this.emit('crash', err);
+
+    const now = Date.now();
+    const windowMs = this.opts.restartWindowMs ?? 60_000;
+    this.crashTimes = this.crashTimes.filter((t) => now - t < windowMs);
+    this.crashTimes.push(now);
+    if (this.crashTimes.length > (this.opts.maxRestarts ?? 5)) {
+      this.deadReason = `the bio thread crashed ${this.crashTimes.length} times in ${windowMs} ms: ${err.message}`;
+      this.running = false;
+      this.logger.error(this.deadReason);
+      this.emit('failed', new BioStoppedError(this.deadReason));
+      void this.stop();
+      return;
+    }
+    // Fresh rings: the dead thread may have left a half-written record. New tasks queue there meanwhile.
+    this.taskRing = new ByteRing(ByteRing.allocate(this.taskRing.capacity));
+    this.ackRing = new ByteRing(ByteRing.allocate(this.ackRing.capacity));
+    this.control = new Int32Array(new SharedArrayBuffer(Control.WORDS * 4));
+    const delay = Math.min(RESTART_BASE_MS * 2 ** (this.crashTimes.length - 1), RESTART_MAX_MS);
+    setTimeout(() => {
+      if (this.deadReason !== null) return;
+      this.launchWorker();
+      this.waitReady().then(
+        () => this.emit('restart', this.crashTimes.length),
+        () => {},
+      );
+    }, delay);
+  }
+
+  /** Moves every ack in the ring into the backlog, marking its task acked. */
+  private takeRingIntoBacklog(): void {
+    this.ackRing.drain(Number.MAX_SAFE_INTEGER, (buf, off, len) => {
+      const ack = decode(buf, off, len);
+      this.pending.delete(ack.id);
+      this.backlog.push(ack);
+    });
+  }
+
+  /** Acks every pending task with `error`, in id order, through the backlog. */
+  private ackPendingWith(error: number): void {
+    for (const task of this.pending.values()) {
+      task.error = error;
+      task.errName = bioErrorName[error];
+      task.doneAt = monoNow();
+      this.backlog.push(task);
+    }
+    this.pending.clear();
+  }
+
+  /** One slice: at most maxAcksPerTick acks, the backlog's first. Returns how many were applied. */
+  private drainSlice(): number {
+    const max = this.maxAcksPerTick;
+    let n = 0;
+    while (n < max && this.backlogHead < this.backlog.length) {
+      this.apply(this.backlog[this.backlogHead++]);
+      n++;
+    }
+    if (this.backlogHead === this.backlog.length && this.backlogHead > 0) {
+      this.backlog = [];
+      this.backlogHead = 0;
+    }
+    if (n < max) n += this.ackRing.drain(max - n, this.visitAck);
+    return n;
+  }
+
+  private readonly visitAck = (buf: Buffer, off: number, len: number): void => {
+    const ack = decode(buf, off, len);
+    if (ack.id !== 0) this.pending.delete(ack.id);
+    this.apply(ack);
+  };
+
+  private apply(ack: BioRecord): void {
+    try {
+      this.opts.processAck(ack);
+    } catch (err) {
+      // One bad ack must not stop the drain, or every later ack would wait behind it.
+      this.logger.error({ err, cmd: ack.cmd, id: ack.id, path: ack.path }, 'processAck threw');
+    }
+  }
+
+  private async doorbellLoop(generation: number, ring: ByteRing): Promise<void> {
+    while (generation === this.generation) {
+      // After any slice, let the event loop run before the next one: acks that keep trickling in must not
+      // chain slices through microtasks and starve the server's own I/O.
+      if (this.drainSlice() > 0) await yieldToLoop();
+      else await ring.waitForData(1000);
+    }
+  }
+}

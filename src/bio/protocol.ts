@@ -1,0 +1,58 @@
+// What the two halves of the Bio agree on, besides the rings: the control words and the Bio's own error codes.
+import type { Logger } from 'pino';
+import type { BioRecord } from '../ring/codec.js';
+
+/** Error codes the Bio itself puts in an ack (ZooKeeper's own codes are small negatives; these stay clear of them). */
+export const BioError = {
+  /** The worker thread died with the task queued or in flight. */
+  WorkerCrashed: -900,
+  /** stop() came before the task ran. */
+  Cancelled: -901,
+  /** The handler threw. errName carries the error's name. */
+  HandlerError: -902,
+} as const;
+
+export const bioErrorName: Record<number, string> = {
+  [BioError.WorkerCrashed]: 'WorkerCrashed',
+  [BioError.Cancelled]: 'Cancelled',
+  [BioError.HandlerError]: 'HandlerError',
+};
+
+/** Int32 words of the control SharedArrayBuffer. */
+export const Control = {
+  /** Set to 1 by the main side to ask the worker to finish its task in flight and stop. */
+  STOP: 0,
+  /** Set to 1 by the worker once its handler is ready. */
+  READY: 1,
+  WORDS: 16,
+} as const;
+
+/** What the main side hands the worker's long-lived piscina task. */
+export interface BioWorkerData {
+  taskSab: SharedArrayBuffer;
+  ackSab: SharedArrayBuffer;
+  controlSab: SharedArrayBuffer;
+  /** URL of the handler module; its default export is a BioHandlerFactory. */
+  handler: string;
+  handlerOptions: unknown;
+  logLevel: string;
+}
+
+export interface BioHandlerContext {
+  options: unknown;
+  /** Writes an event (a record with id 0) into the ack stream, in order with the acks. */
+  emit(event: BioRecord): void;
+  logger: Logger;
+}
+
+/**
+ * The worker-side half that does the real work. processCmd fills the task's result fields (error, errName,
+ * result, values); the Bio writes the ack when it returns. Events it emits before returning reach the main
+ * side before the ack.
+ */
+export interface BioHandler {
+  processCmd(task: BioRecord): Promise<void> | void;
+  close(): Promise<void> | void;
+}
+
+export type BioHandlerFactory = (ctx: BioHandlerContext) => BioHandler | Promise<BioHandler>;

@@ -1,0 +1,185 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pino from 'pino';
+import { Bio, type BioOptions, BioStoppedError } from '../../src/bio/bio.js';
+import { BioError } from '../../src/bio/protocol.js';
+import { QueueFullError } from '../../src/errors.js';
+import type { BioRecord } from '../../src/ring/codec.js';
+import { EchoCmd } from '../fixtures/echo-handler.js';
+
+const HANDLER = new URL('../fixtures/echo-handler.js', import.meta.url);
+
+/** A Bio over the echo handler that records every ack, and which slice it came in. */
+function echoBio(opts: Partial<BioOptions> = {}) {
+  const acks: BioRecord[] = [];
+  const slices: number[] = [];
+  let inSlice = 0;
+  const bio = new Bio({
+    handler: HANDLER,
+    logger: pino({ level: 'silent' }),
+    ...opts,
+    processAck: (ack) => {
+      acks.push(ack);
+      // A slice is everything applied in one run of the drain, before the next microtask checkpoint.
+      if (inSlice++ === 0)
+        queueMicrotask(() => {
+          slices.push(inSlice);
+          inSlice = 0;
+        });
+    },
+  });
+  const taskAcks = () => acks.filter((a) => a.id !== 0);
+  const until = async (cond: () => boolean, ms = 10_000) => {
+    const deadline = Date.now() + ms;
+    while (!cond()) {
+      if (Date.now() > deadline) throw new Error('timed out waiting');
+      await sleep(2);
+    }
+  };
+  return { bio, acks, slices, taskAcks, until };
+}
+
+/** Every id in `ids` acked exactly once, and no other task acked. */
+function assertExactlyOnce(acks: BioRecord[], ids: number[]) {
+  const counts = new Map<number, number>();
+  for (const a of acks) counts.set(a.id, (counts.get(a.id) ?? 0) + 1);
+  for (const id of ids) assert.equal(counts.get(id), 1, `task ${id} acked ${counts.get(id) ?? 0} times`);
+  assert.equal(counts.size, ids.length, 'acks for tasks that were never queued');
+}
+
+for (const doorbell of [true, false]) {
+  test(`every task is acked once, in order, with its result (doorbell=${doorbell})`, async () => {
+    const { bio, taskAcks, until } = echoBio({ doorbell });
+    await bio.start();
+    const ids: number[] = [];
+    for (let i = 0; i < 2000; i++) ids.push(bio.addCmdTask(EchoCmd.ECHO, `/p/${i}`, `v${i}-é`));
+    await until(() => taskAcks().length === ids.length);
+    await bio.stop();
+    assert.deepEqual(
+      taskAcks().map((a) => a.id),
+      ids,
+    );
+    taskAcks().forEach((a, i) => {
+      assert.equal(a.error, 0);
+      assert.equal(a.result, `v${i}-é`);
+      assert.equal(a.path, `/p/${i}`);
+      assert.ok(a.doneAt >= a.createdAt);
+    });
+    assertExactlyOnce(taskAcks(), ids);
+  });
+}
+
+test('no drain slice hands over more than maxAcksPerTick', async () => {
+  const { bio, acks, slices, until } = echoBio({ maxAcksPerTick: 100 });
+  await bio.start();
+  bio.addCmdTask(EchoCmd.EMIT, '/burst', '5000');
+  await until(() => acks.length === 5001);
+  await bio.stop();
+  assert.ok(Math.max(...slices) <= 100, `largest slice ${Math.max(...slices)}`);
+  assert.ok(slices.length >= 50);
+  assert.deepEqual(
+    acks.slice(0, 5000).map((a) => a.result),
+    [...Array(5000).keys()].map(String),
+  );
+});
+
+test('a handler error becomes an error ack, and the next task still runs', async () => {
+  const { bio, taskAcks, until } = echoBio();
+  await bio.start();
+  const bad = bio.addCmdTask(EchoCmd.THROW, '/x');
+  const good = bio.addCmdTask(EchoCmd.ECHO, '/y', 'ok');
+  await until(() => taskAcks().length === 2);
+  await bio.stop();
+  const [a, b] = taskAcks();
+  assert.equal(a.id, bad);
+  assert.equal(a.error, BioError.HandlerError);
+  assert.equal(a.errName, 'TypeError');
+  assert.match(a.result, /on purpose/);
+  assert.equal(b.id, good);
+  assert.equal(b.result, 'ok');
+});
+
+test('a worker crash acks in-flight and queued tasks WorkerCrashed exactly once, then restarts', async () => {
+  const { bio, taskAcks, until } = echoBio();
+  const crashes: Error[] = [];
+  bio.on('crash', (e) => crashes.push(e));
+  const restarted = new Promise((resolve) => bio.once('restart', resolve));
+  await bio.start();
+  const before = [1, 2, 3].map((i) => bio.addCmdTask(EchoCmd.ECHO, '/before', String(i)));
+  const crash = bio.addCmdTask(EchoCmd.CRASH, '/crash');
+  const queued = [1, 2, 3, 4].map((i) => bio.addCmdTask(EchoCmd.ECHO, '/queued', String(i)));
+  await until(() => taskAcks().length === 8);
+  const byId = new Map(taskAcks().map((a) => [a.id, a]));
+  for (const id of before) assert.equal(byId.get(id)?.error, 0);
+  for (const id of [crash, ...queued]) assert.equal(byId.get(id)?.errName, 'WorkerCrashed');
+  assert.equal(crashes.length, 1);
+  assert.match(crashes[0].message, /injected crash/);
+
+  await restarted;
+  const after = bio.addCmdTask(EchoCmd.ECHO, '/after', 'alive');
+  await until(() => taskAcks().length === 9);
+  await bio.stop();
+  assert.equal(taskAcks()[8].result, 'alive');
+  assertExactlyOnce(taskAcks(), [...before, crash, ...queued, after]);
+});
+
+test('stop() finishes the task in flight, cancels the queued ones, closes the handler, then refuses tasks', async () => {
+  const { bio, acks, taskAcks } = echoBio();
+  await bio.start();
+  const inFlight = bio.addCmdTask(EchoCmd.SLEEP, '/slow', '150');
+  await sleep(30); // let the worker take it
+  const queued = [1, 2, 3, 4, 5].map((i) => bio.addCmdTask(EchoCmd.ECHO, '/q', String(i)));
+  await bio.stop();
+  assertExactlyOnce(taskAcks(), [inFlight, ...queued]);
+  assert.equal(taskAcks()[0].id, inFlight);
+  assert.equal(taskAcks()[0].error, 0);
+  for (const a of taskAcks().slice(1)) assert.equal(a.error, BioError.Cancelled);
+  assert.equal(acks.filter((a) => a.cmd === EchoCmd.CLOSED).length, 1, 'handler closed once');
+  assert.throws(() => bio.addCmdTask(EchoCmd.ECHO, '/late'), BioStoppedError);
+});
+
+test('stop() has a hard timeout: a stuck task is acked Cancelled and the thread is terminated', async () => {
+  const { bio, taskAcks } = echoBio({ stopTimeoutMs: 200 });
+  await bio.start();
+  const stuck = bio.addCmdTask(EchoCmd.SLEEP, '/stuck', '30000');
+  await sleep(20);
+  const t0 = Date.now();
+  await bio.stop();
+  assert.ok(Date.now() - t0 < 3000, `stop took ${Date.now() - t0} ms`);
+  assertExactlyOnce(taskAcks(), [stuck]);
+  assert.equal(taskAcks()[0].error, BioError.Cancelled);
+});
+
+test('a full ack ring makes the worker wait: 20k events through a 4 KiB ring, none lost', async () => {
+  const { bio, acks, until } = echoBio({ ackRingBytes: 4096, doorbell: false, tickMs: 1 });
+  await bio.start();
+  const id = bio.addCmdTask(EchoCmd.EMIT, '/flood', '20000');
+  await until(() => acks.length === 20001, 30_000);
+  await bio.stop();
+  const events = acks.filter((a) => a.cmd === EchoCmd.EVENT);
+  assert.deepEqual(
+    events.map((a) => a.result),
+    [...Array(20000).keys()].map(String),
+  );
+  assert.equal(acks[20000].id, id, 'the task ack comes after its events');
+});
+
+test('a full task ring throws QueueFullError and every queued task is still acked', async () => {
+  const { bio, taskAcks, until } = echoBio({ taskRingBytes: 4096 });
+  await bio.start();
+  const ids = [bio.addCmdTask(EchoCmd.SLEEP, '/hold', '100')];
+  let refused: unknown;
+  for (let i = 0; i < 1000 && refused === undefined; i++) {
+    try {
+      ids.push(bio.addCmdTask(EchoCmd.ECHO, '/fill', 'x'.repeat(40)));
+    } catch (e) {
+      refused = e;
+    }
+  }
+  assert.ok(refused instanceof QueueFullError, 'the ring filled up');
+  assert.match((refused as Error).message, /does not fit/);
+  await until(() => taskAcks().length === ids.length);
+  await bio.stop();
+  assertExactlyOnce(taskAcks(), ids);
+});
