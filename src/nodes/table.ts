@@ -1,0 +1,450 @@
+/**
+ * The node table: every registration znode of the subscribed types, and one ketama ring per type
+ * that answers "which worker of which server handles key K of type T" exactly as kimserver does.
+ *
+ * **Entries and serving nodes.** The table is keyed by znode path. Paths that advertise the same
+ * host:port (a server restarted before its old ephemeral node expired, say) are one server: the
+ * entry with the newest `active_time` serves (on a tie, the greater path, i.e. the later sequential
+ * znode) and the others are kept, shadowed. When the serving path is deleted the next one serves again.
+ * Only serving nodes have ring members: `host:port.i` for i in 1..worker_cnt.
+ *
+ * **Change reporting.** Every mutating call returns a {@link NodesChange} and, when it is not empty,
+ * also emits it as the `'change'` event. It describes the serving view:
+ * - `added`: nodes that now serve and did not before;
+ * - `removed`: nodes that served and no longer do (deleted, or shadowed by a newer path);
+ * - `changed`: `{ old, new }` for a path that serves before and after with different data.
+ * A node whose ring data (type, host, port, worker_cnt) changes gets exactly its own members replaced;
+ * an `active_time`-only change, or a newer path taking over an identical server, leaves the ring alone.
+ *
+ * **Version.** `version` goes up by one on every change to the stored entries, shadowed ones included
+ * (they are part of what a snapshot carries), and never on a no-op. It never goes back: `clear()`
+ * bumps it, `restore()` takes the snapshot's version only when that is higher, and
+ * `advanceVersion(v)` lets a replica follow its primary's numbering (kimserver defect 5).
+ *
+ * **Children diffs.** `applyChildren(type, names)` takes the child *names* of `{root}/{type}` as
+ * ZooKeeper's getChildren returns them (`root` is a constructor option, kimserver's default
+ * "/kimserver/nodes"). It deletes entries under that folder whose name is gone and returns full
+ * paths: `removed` (deleted now) and `added` (not in the table; the caller reads their data and
+ * calls addZkNode). Children whose data was refused stay "added" on every diff, so they are re-read.
+ *
+ * **Snapshots.** `snapshot()` is plain JSON (see snapshot.ts), listing serving nodes in ring insertion
+ * order so a replica reproduces kimserver's first-insert-wins collisions exactly; `restore()` rebuilds
+ * every ring in one sort and reports the difference to the previous content as a change.
+ */
+import { EventEmitter } from 'node:events';
+import type { HashAlg } from './hash.js';
+import { fnv1a64String, fnv164String, HASH_ALGS, hashKey, murmur3_32String } from './hash.js';
+import { Ring } from './ring.js';
+import type { NodesSnapshot } from './snapshot.js';
+import { parseSnapshot, SNAPSHOT_FORMAT, toRow } from './snapshot.js';
+import type { ZkNode } from './validate.js';
+import { sameZkNode, validateZkNode } from './validate.js';
+import { memberId, vnodePoints } from './vnodes.js';
+
+export interface NodesOptions {
+  /** Points per ring member (kimserver: 200). */
+  vnodeCount?: number;
+  /** Key hash (kimserver's default: fnv1a_64). */
+  hash?: HashAlg;
+  /** Parent of the per-type folders, for applyChildren (kimserver: "/kimserver/nodes"). */
+  root?: string;
+}
+
+/** A lookup answer: one ring member, i.e. one worker process of one server. */
+export interface HashNode {
+  /** "host:port.workerIndex", the member id kimserver hashes. */
+  readonly id: string;
+  readonly type: string;
+  readonly host: string;
+  readonly port: number;
+  /** 1..worker_cnt */
+  readonly workerIndex: number;
+}
+
+export interface NodesChange {
+  /** The table version after the call. */
+  version: number;
+  added: ZkNode[];
+  removed: ZkNode[];
+  changed: { old: ZkNode; new: ZkNode }[];
+}
+
+export type UpsertResult = { ok: true; change: NodesChange } | { ok: false; reason: string };
+
+export interface ChildrenDiff {
+  /** Full paths of children the table does not hold: read their data, then addZkNode. */
+  added: string[];
+  /** Full paths of entries deleted because their child is gone. */
+  removed: string[];
+  change: NodesChange;
+}
+
+/** All paths advertising one host:port, and the one that serves. */
+interface Server {
+  paths: Set<string>;
+  serving: ZkNode | undefined;
+  /** Ring member slots of the serving node. */
+  slots: number[];
+  /** When the serving node's members were inserted; orders snapshots (and so collisions). */
+  seq: number;
+}
+
+const serverKey = (n: ZkNode): string => `${n.host}:${n.port}`;
+
+const sameRingData = (a: ZkNode, b: ZkNode): boolean =>
+  a.type === b.type && a.host === b.host && a.port === b.port && a.worker_cnt === b.worker_cnt;
+
+/** Newest active_time serves; a tie goes to the greater path (the later sequential znode). */
+const beats = (a: ZkNode, b: ZkNode): boolean =>
+  a.active_time > b.active_time || (a.active_time === b.active_time && a.path > b.path);
+
+export class Nodes extends EventEmitter<{ change: [NodesChange] }> {
+  readonly vnodeCount: number;
+  readonly hash: HashAlg;
+  readonly root: string;
+  /** Why the last refused addZkNode/upsert was refused; undefined after a success. */
+  lastRefusal: string | undefined;
+
+  #version = 0;
+  #seq = 0;
+  readonly #entries = new Map<string, ZkNode>();
+  readonly #servers = new Map<string, Server>();
+  readonly #rings = new Map<string, Ring>();
+  // Ring members by slot; slots are reused through #freeSlots.
+  readonly #members: (HashNode | undefined)[] = [];
+  readonly #memberPoints: (Uint32Array | undefined)[] = [];
+  readonly #freeSlots: number[] = [];
+  readonly #hashString: (s: string) => number;
+
+  constructor(opts: NodesOptions = {}) {
+    super();
+    const vnodeCount = opts.vnodeCount ?? 200;
+    if (!Number.isInteger(vnodeCount) || vnodeCount < 4 || vnodeCount > 100_000) {
+      throw new RangeError('vnodeCount must be an integer from 4 to 100000');
+    }
+    const hash = opts.hash ?? 'fnv1a_64';
+    if (!HASH_ALGS.includes(hash)) throw new RangeError(`hash must be one of ${HASH_ALGS.join(', ')}`);
+    this.vnodeCount = vnodeCount;
+    this.hash = hash;
+    this.root = (opts.root ?? '/kimserver/nodes').replace(/\/+$/, '');
+    this.#hashString =
+      hash === 'fnv1a_64' ? fnv1a64String : hash === 'fnv1_64' ? fnv164String : murmur3_32String;
+  }
+
+  get version(): number {
+    return this.#version;
+  }
+
+  /** Number of entries (serving and shadowed). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Upsert; false (with `lastRefusal` set) when the record is invalid. */
+  addZkNode(node: unknown): boolean {
+    return this.upsert(node).ok;
+  }
+
+  /** Upsert, returning the refusal reason or what changed. */
+  upsert(node: unknown): UpsertResult {
+    const check = validateZkNode(node);
+    if (!check.ok) {
+      this.lastRefusal = check.reason;
+      return check;
+    }
+    this.lastRefusal = undefined;
+    const change = this.#newChange();
+    this.#apply(check.node.path, check.node, change);
+    return { ok: true, change: this.#emit(change) };
+  }
+
+  /** Deletes the entry at path; false when there is none. */
+  delZkNode(path: string): boolean {
+    const change = this.#newChange();
+    const hit = this.#apply(path, undefined, change);
+    this.#emit(change);
+    return hit;
+  }
+
+  /** Deletes the entry at path and returns what changed in the serving view. */
+  remove(path: string): NodesChange {
+    const change = this.#newChange();
+    this.#apply(path, undefined, change);
+    return this.#emit(change);
+  }
+
+  applyChildren(type: string, names: readonly string[]): ChildrenDiff {
+    const prefix = `${this.root}/${type}/`;
+    const want = new Set<string>();
+    for (const name of names) want.add(prefix + name);
+    const removed: string[] = [];
+    for (const path of this.#entries.keys()) {
+      if (path.startsWith(prefix) && !path.includes('/', prefix.length) && !want.has(path))
+        removed.push(path);
+    }
+    const change = this.#newChange();
+    for (const path of removed) this.#apply(path, undefined, change);
+    const added: string[] = [];
+    for (const path of want) if (!this.#entries.has(path)) added.push(path);
+    return { added, removed, change: this.#emit(change) };
+  }
+
+  /** Deletes every entry. The version goes up, never back to 0. */
+  clear(): NodesChange {
+    const change = this.#newChange();
+    if (this.#entries.size === 0) return change;
+    for (const server of this.#servers.values()) if (server.serving) change.removed.push(server.serving);
+    this.#entries.clear();
+    this.#servers.clear();
+    this.#rings.clear();
+    this.#members.length = 0;
+    this.#memberPoints.length = 0;
+    this.#freeSlots.length = 0;
+    this.#version++;
+    return this.#emit(change);
+  }
+
+  /** Raises the version to v (a primary's numbering); never lowers it. */
+  advanceVersion(v: number): void {
+    if (Number.isSafeInteger(v) && v > this.#version) this.#version = v;
+  }
+
+  getNodeInHash(type: string, key: string | number | Uint8Array): HashNode | undefined {
+    const ring = this.#rings.get(type);
+    if (ring === undefined) return undefined;
+    let h: number;
+    if (typeof key === 'string') h = this.#hashString(key);
+    // kimserver hashes an int key as std::to_string(key); String() agrees for every integer.
+    else if (typeof key === 'number') {
+      if (!Number.isInteger(key)) return undefined;
+      h = this.#hashString(String(key));
+    } else h = hashKey(this.hash, key);
+    const slot = ring.find(h);
+    return slot < 0 ? undefined : this.#members[slot];
+  }
+
+  get(path: string): ZkNode | undefined {
+    return this.#entries.get(path);
+  }
+
+  /** Serving nodes (optionally of one type), in ring insertion order. */
+  list(type?: string): ZkNode[] {
+    const servers = [...this.#servers.values()].filter(
+      (s) => s.serving && (type === undefined || s.serving.type === type),
+    );
+    servers.sort((a, b) => a.seq - b.seq);
+    return servers.map((s) => s.serving!);
+  }
+
+  /** Every entry, shadowed ones included. */
+  entries(): ZkNode[] {
+    return [...this.#entries.values()];
+  }
+
+  /** Ring points of a type (for metrics and tests). */
+  pointCount(type?: string): number {
+    if (type !== undefined) return this.#rings.get(type)?.length ?? 0;
+    let n = 0;
+    for (const ring of this.#rings.values()) n += ring.length;
+    return n;
+  }
+
+  snapshot(): NodesSnapshot {
+    const serving = this.list();
+    const rows = serving.map(toRow);
+    const servingPaths = new Set(serving.map((n) => n.path));
+    for (const n of this.#entries.values()) if (!servingPaths.has(n.path)) rows.push(toRow(n));
+    return {
+      format: SNAPSHOT_FORMAT,
+      version: this.#version,
+      vnodeCount: this.vnodeCount,
+      hash: this.hash,
+      nodes: rows,
+    };
+  }
+
+  /**
+   * Replaces the content with a snapshot's. Throws a TypeError on a malformed snapshot or one made
+   * with another ring layout. The version becomes the snapshot's when that is higher; otherwise it
+   * goes up by one if the content changed.
+   */
+  restore(snap: unknown): NodesChange {
+    const parsed = parseSnapshot(snap);
+    if (parsed.vnodeCount !== this.vnodeCount || parsed.hash !== this.hash) {
+      throw new TypeError(
+        `snapshot ring layout (${parsed.vnodeCount}, ${parsed.hash}) differs from this table's (${this.vnodeCount}, ${this.hash})`,
+      );
+    }
+    const before = new Map<string, ZkNode>();
+    for (const s of this.#servers.values()) if (s.serving) before.set(s.serving.path, s.serving);
+    let same = parsed.nodes.length === this.#entries.size;
+    for (const n of parsed.nodes) {
+      const old = this.#entries.get(n.path);
+      if (!old || !sameZkNode(old, n)) same = false;
+    }
+
+    const change = this.#newChange();
+    if (!same) {
+      this.#entries.clear();
+      this.#servers.clear();
+      this.#rings.clear();
+      this.#members.length = 0;
+      this.#memberPoints.length = 0;
+      this.#freeSlots.length = 0;
+      for (const n of parsed.nodes) {
+        this.#entries.set(n.path, n);
+        const key = serverKey(n);
+        const server = this.#servers.get(key);
+        if (server === undefined)
+          this.#servers.set(key, { paths: new Set([n.path]), serving: n, slots: [], seq: 0 });
+        else {
+          server.paths.add(n.path);
+          if (beats(n, server.serving!)) server.serving = n;
+        }
+      }
+      // Serving nodes are listed first in insertion order; give them members in that order.
+      const perType = new Map<string, { points: Uint32Array; slot: number }[]>();
+      for (const n of parsed.nodes) {
+        const server = this.#servers.get(serverKey(n))!;
+        if (server.serving !== n) continue;
+        server.seq = ++this.#seq;
+        let list = perType.get(n.type);
+        if (list === undefined) {
+          list = [];
+          perType.set(n.type, list);
+        }
+        for (let i = 1; i <= n.worker_cnt; i++) {
+          const slot = this.#newMember(n, i);
+          server.slots.push(slot);
+          list.push({ points: this.#memberPoints[slot]!, slot });
+        }
+      }
+      for (const [type, members] of perType) {
+        const ring = new Ring(0);
+        ring.load(members);
+        this.#rings.set(type, ring);
+      }
+      for (const s of this.#servers.values()) {
+        const n = s.serving!;
+        const old = before.get(n.path);
+        if (old === undefined) change.added.push(n);
+        else if (!sameZkNode(old, n)) change.changed.push({ old, new: n });
+        before.delete(n.path);
+      }
+      change.removed.push(...before.values());
+      this.#version++;
+    }
+    this.advanceVersion(parsed.version);
+    return this.#emit(change);
+  }
+
+  // --- internals ---
+
+  #newChange(): NodesChange {
+    return { version: this.#version, added: [], removed: [], changed: [] };
+  }
+
+  #emit(change: NodesChange): NodesChange {
+    change.version = this.#version;
+    if (change.added.length + change.removed.length + change.changed.length > 0) this.emit('change', change);
+    return change;
+  }
+
+  /**
+   * Sets (next) or deletes (undefined) the entry at path, moves ring members for every server whose
+   * serving node changed, and records the serving-view difference in `change`. Returns whether the
+   * stored entries changed.
+   */
+  #apply(path: string, next: ZkNode | undefined, change: NodesChange): boolean {
+    const prev = this.#entries.get(path);
+    if (prev === undefined && next === undefined) return false;
+    if (prev !== undefined && next !== undefined && sameZkNode(prev, next)) return false;
+
+    const keys = new Set<string>();
+    if (prev) keys.add(serverKey(prev));
+    if (next) keys.add(serverKey(next));
+    const before = new Map<string, ZkNode | undefined>();
+    for (const key of keys) before.set(key, this.#servers.get(key)?.serving);
+
+    if (prev) {
+      const server = this.#servers.get(serverKey(prev))!;
+      server.paths.delete(path);
+      this.#entries.delete(path);
+    }
+    if (next) {
+      this.#entries.set(path, next);
+      const key = serverKey(next);
+      let server = this.#servers.get(key);
+      if (server === undefined) {
+        server = { paths: new Set(), serving: undefined, slots: [], seq: 0 };
+        this.#servers.set(key, server);
+      }
+      server.paths.add(path);
+    }
+    this.#version++;
+
+    // Members leave before any join, so a node moving between servers never overlaps itself.
+    const joins: Server[] = [];
+    const removed: ZkNode[] = [];
+    const added: ZkNode[] = [];
+    for (const key of keys) {
+      const server = this.#servers.get(key)!;
+      const was = before.get(key);
+      let now: ZkNode | undefined;
+      for (const p of server.paths) {
+        const n = this.#entries.get(p)!;
+        if (now === undefined || beats(n, now)) now = n;
+      }
+      server.serving = now;
+      if (was === now) continue;
+      if (was) removed.push(was);
+      if (now) added.push(now);
+      if (was && now && sameRingData(was, now)) continue;
+      for (const slot of server.slots) this.#dropMember(slot);
+      server.slots.length = 0;
+      if (now) joins.push(server);
+      else this.#servers.delete(key);
+    }
+    for (const server of joins) {
+      const n = server.serving!;
+      server.seq = ++this.#seq;
+      let ring = this.#rings.get(n.type);
+      if (ring === undefined) {
+        ring = new Ring();
+        this.#rings.set(n.type, ring);
+      }
+      for (let i = 1; i <= n.worker_cnt; i++) {
+        const slot = this.#newMember(n, i);
+        server.slots.push(slot);
+        ring.insert(this.#memberPoints[slot]!, slot);
+      }
+    }
+    // A path that served before and after is a change, not a removal plus an addition.
+    for (const old of removed) {
+      const i = added.findIndex((n) => n.path === old.path);
+      if (i >= 0) change.changed.push({ old, new: added.splice(i, 1)[0] });
+      else change.removed.push(old);
+    }
+    change.added.push(...added);
+    return true;
+  }
+
+  #newMember(n: ZkNode, workerIndex: number): number {
+    const id = memberId(n.host, n.port, workerIndex);
+    const points = vnodePoints(id, this.vnodeCount).sort();
+    const slot = this.#freeSlots.length > 0 ? this.#freeSlots.pop()! : this.#members.length;
+    this.#members[slot] = Object.freeze({ id, type: n.type, host: n.host, port: n.port, workerIndex });
+    this.#memberPoints[slot] = points;
+    return slot;
+  }
+
+  #dropMember(slot: number): void {
+    const member = this.#members[slot]!;
+    const ring = this.#rings.get(member.type)!;
+    ring.remove(this.#memberPoints[slot]!, slot);
+    if (ring.length === 0) this.#rings.delete(member.type);
+    this.#members[slot] = undefined;
+    this.#memberPoints[slot] = undefined;
+    this.#freeSlots.push(slot);
+  }
+}

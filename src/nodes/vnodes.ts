@@ -1,0 +1,41 @@
+// Ketama points of one ring member, laid out as kimserver's Nodes::gen_vnodes does:
+// for i in 0..vnodeCount/4-1, MD5("<vnodeCount - i>@<id>#<i>") read as four little-endian uint32.
+import { md5Words } from './md5.js';
+
+const encoder = new TextEncoder();
+let scratch = new Uint8Array(256);
+
+/** Writes the decimal digits of a non-negative integer at buf[at..]; returns the new end. */
+function writeUint(buf: Uint8Array, at: number, n: number): number {
+  let digits = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+  for (let i = at + digits - 1; i >= at; i--) {
+    buf[i] = 0x30 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  return at + digits;
+}
+
+/** The member's points in kimserver's generation order (not sorted). */
+export function vnodePoints(id: string, vnodeCount: number): Uint32Array {
+  const groups = Math.floor(vnodeCount / 4);
+  const out = new Uint32Array(groups * 4);
+  const idBytes = encoder.encode(id);
+  // "<up to 10 digits>@" + id + "#<up to 10 digits>"
+  if (scratch.length < idBytes.length + 24) scratch = new Uint8Array(idBytes.length + 24);
+  for (let i = 0; i < groups; i++) {
+    let end = writeUint(scratch, 0, vnodeCount - i);
+    scratch[end++] = 0x40; // '@'
+    scratch.set(idBytes, end);
+    end += idBytes.length;
+    scratch[end++] = 0x23; // '#'
+    end = writeUint(scratch, end, i);
+    md5Words(scratch, end, out, i * 4);
+  }
+  return out;
+}
+
+/** ring member id: "host:port.workerIndex", workerIndex from 1 (0 is the manager, never a member). */
+export function memberId(host: string, port: number, workerIndex: number): string {
+  return `${host}:${port}.${workerIndex}`;
+}
