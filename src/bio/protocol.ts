@@ -42,6 +42,8 @@ export interface BioHandlerContext {
   options: unknown;
   /** Writes an event (a record with id 0) into the ack stream, in order with the acks. */
   emit(event: BioRecord): void;
+  /** True once stop() was asked: a handler that retries (e.g. connecting) gives up then. */
+  isStopping(): boolean;
   logger: Logger;
 }
 

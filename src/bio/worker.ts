@@ -26,6 +26,7 @@ export default async function runBio(data: BioWorkerData): Promise<void> {
       event.id = 0;
       void acks.write(event);
     },
+    isStopping: () => Atomics.load(control, Control.STOP) === 1,
     logger,
   });
   Atomics.store(control, Control.READY, 1);

@@ -1,0 +1,500 @@
+/**
+ * ZkClient: discovery on the main thread. It never calls ZooKeeper itself: it queues tasks on the Bio and
+ * applies what comes back (acks and watch/session events, in ZooKeeper's order) to the node table.
+ *
+ * Session states: CONNECTING → CONNECTED ⇄ SUSPENDED (disconnected; the session may live) → EXPIRED (a new
+ * session is opened) …; AUTH_FAILED; CLOSED after stop(). Healthy means CONNECTED and registered.
+ *
+ * What happens when:
+ * - a new session connects (the first, or after expiry): register (protected create; see the handler), then
+ *   a full resync of every subscribed type: list with a watch, read every child with a watch, drop what is gone;
+ * - the same session reconnects: a full resync too, since events may have been merged or lost meanwhile;
+ * - a type folder's children change: list again (one LIST in flight per type, a second one coalesced), read
+ *   the new children, drop the gone ones;
+ * - a child's data changes: read it again and upsert; a child is deleted: drop it;
+ * - a type folder does not exist: the handler leaves an exists watch, and its creation triggers a list.
+ * Every ZooKeeper watch is one-shot, and every read that handles one sets the next.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { Bio } from '../bio/bio.js';
+import { BioError } from '../bio/protocol.js';
+import { monoNow } from '../clock.js';
+import { QueueFullError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { createMetrics, type Metrics, type SessionState } from '../metrics.js';
+import { Nodes, type NodesChange } from '../nodes/table.js';
+import type { ZkNode } from '../nodes/validate.js';
+import type { BioRecord } from '../ring/codec.js';
+import { Cmd, type SessionEvent } from '../zk/commands.js';
+import type { ZkHandlerOptions } from '../zk/handler.js';
+import type { ZkbioConfig } from './config.js';
+import { parsePeerData } from './peer.js';
+
+export interface ZkClientEvents {
+  /** A node now serves in the table. */
+  added: [node: ZkNode];
+  /** A node no longer serves. */
+  removed: [node: ZkNode];
+  /** A serving node's data changed. */
+  changed: [change: { old: ZkNode; new: ZkNode }];
+  /** The session state changed. */
+  state: [state: SessionState, previous: SessionState];
+  /** The own node was created (again, after an expiry). */
+  registered: [path: string];
+}
+
+export interface ZkClientOptions {
+  logger?: Logger;
+  metrics?: Metrics;
+  /** The table to feed; a new one by default. */
+  nodes?: Nodes;
+}
+
+interface TypeWatch {
+  folder: string;
+  /** A LIST is queued or in flight. */
+  listing: boolean;
+  /** Another change came while listing: list once more when it is done. */
+  listAgain: boolean;
+  /** The next listing reads every child, not just the new ones (watches were lost or events merged). */
+  fullResync: boolean;
+}
+
+const HANDLER_URL = new URL('../zk/handler.js', import.meta.url);
+const RETRY_MIN_MS = 200;
+const RETRY_MAX_MS = 5000;
+
+export class ZkClient extends EventEmitter<ZkClientEvents> {
+  readonly nodes: Nodes;
+  readonly metrics: Metrics;
+  readonly config: ZkbioConfig;
+  private readonly logger: Logger;
+  private readonly bio: Bio;
+  private readonly types = new Map<string, TypeWatch>();
+  private readonly onAck = new Map<number, (ack: BioRecord) => void>();
+  /** Paths whose bad data was logged already: once per path, until it turns good. */
+  private readonly warnedPaths = new Set<string>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private _state: SessionState = 'CONNECTING';
+  private _self: string | null = null;
+  private sessionId: string | null = null;
+  private registering = false;
+  private registerFailures = 0;
+  private payload: string | null = null;
+  private payloadDirty = false;
+  private payloadTimer: NodeJS.Timeout | null = null;
+  private stopping: Promise<void> | null = null;
+
+  constructor(config: ZkbioConfig, opts: ZkClientOptions = {}) {
+    super();
+    this.config = config;
+    this.logger = opts.logger ?? createLogger({ level: config.zookeeper.logLevel });
+    this.metrics = opts.metrics ?? createMetrics();
+    this.nodes = opts.nodes ?? new Nodes({ root: config.zookeeper.nodesRoot });
+    this.nodes.on('change', (change) => this.reportChange(change));
+    for (const type of config.zookeeper.subscribeNodeTypes) {
+      this.types.set(type, {
+        folder: `${config.zookeeper.nodesRoot}/${type}`,
+        listing: false,
+        listAgain: false,
+        fullResync: true,
+      });
+    }
+    const handlerOptions: ZkHandlerOptions = {
+      servers: config.zookeeper.servers,
+      sessionTimeoutMs: config.zookeeper.sessionTimeoutMs,
+      connectTimeoutMs: config.zookeeper.connectTimeoutMs,
+      callTimeoutMs: config.zookeeper.callTimeoutMs,
+      auth: config.zookeeper.auth ? `${config.zookeeper.auth.user}:${config.zookeeper.auth.password}` : null,
+    };
+    this.bio = new Bio({
+      handler: HANDLER_URL,
+      handlerOptions,
+      processAck: (ack) => this.processAck(ack),
+      maxAcksPerTick: config.bio.maxAcksPerTick,
+      tickMs: config.bio.tickMs,
+      doorbell: config.bio.doorbell,
+      taskRingBytes: config.bio.taskRingBytes,
+      ackRingBytes: config.bio.ackRingBytes,
+      logger: this.logger.child({ component: 'bio' }),
+    });
+    this.bio.on('crash', () => this.onBioCrash());
+    this.metrics.ringCapacityBytes.set({ ring: 'task' }, config.bio.taskRingBytes);
+    this.metrics.ringCapacityBytes.set({ ring: 'ack' }, config.bio.ackRingBytes);
+    this.metrics.setSessionState(this._state);
+  }
+
+  get state(): SessionState {
+    return this._state;
+  }
+
+  /** The own registration znode's path, or null while not registered. */
+  get self(): string | null {
+    return this._self;
+  }
+
+  /** Connected and registered: what /healthz reports as 200. */
+  get healthy(): boolean {
+    return this._state === 'CONNECTED' && this._self !== null;
+  }
+
+  /** Starts the bio thread and the session. Resolves once the thread runs; the session connects in the background. */
+  async start(): Promise<void> {
+    await this.bio.start();
+    this.connect();
+    this.payloadTimer = setInterval(() => this.flushPayload(), this.config.zookeeper.payloadIntervalMs);
+    this.payloadTimer.unref();
+  }
+
+  /** Resolves when the session is connected, the own node registered and every type listed once. */
+  async ready(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(this.healthy && [...this.types.values()].every((t) => !t.listing && !t.fullResync))) {
+      if (this.stopping) throw new Error('ZkClient stopped before it was ready');
+      if (Date.now() > deadline)
+        throw new Error(`ZkClient not ready after ${timeoutMs} ms (state ${this._state})`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  /**
+   * The load report written to the payload node: at most once per `zookeeper.payload_interval`, and only
+   * while connected and registered (the latest report wins).
+   */
+  setPayload(report: unknown): void {
+    this.payload = JSON.stringify(report);
+    this.payloadDirty = true;
+  }
+
+  /** Closes the session (peers see the own node go at once), then stops the bio thread. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    if (this.payloadTimer) clearInterval(this.payloadTimer);
+    await new Promise<void>((resolve) => {
+      if (!this.queue(Cmd.CLOSE, '', '', [], () => resolve())) resolve();
+    });
+    await this.bio.stop();
+    this._self = null;
+    this.setState('CLOSED');
+  }
+
+  // ---- tasks ----
+
+  /** Queues a task with its ack callback. A full ring is retried shortly, so no discovery step is ever dropped. */
+  private queue(
+    cmd: number,
+    path: string,
+    value: string,
+    values: string[],
+    done: (ack: BioRecord) => void,
+  ): boolean {
+    try {
+      const id = this.bio.addCmdTask(cmd, path, value, values);
+      this.onAck.set(id, done);
+      this.metrics.tasksTotal.inc({ cmd: cmdName(cmd) });
+      return true;
+    } catch (err) {
+      if (!(err instanceof QueueFullError)) {
+        if (!this.stopping)
+          this.logger.error({ err, cmd: cmdName(cmd), path }, 'could not queue a ZooKeeper task');
+        return false;
+      }
+      this.metrics.queueFullTotal.inc();
+      this.later(10, () => this.queue(cmd, path, value, values, done));
+      return true;
+    }
+  }
+
+  private later(ms: number, fn: () => void): void {
+    if (this.stopping) return;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private connect(): void {
+    this.queue(Cmd.CONNECT, '', '', [], (ack) => {
+      if (ack.error !== 0 && ack.error !== BioError.Cancelled && !this.stopping) {
+        this.logger.error({ error: ack.errName, detail: ack.result }, 'could not open a ZooKeeper session');
+        this.later(RETRY_MAX_MS, () => this.connect());
+      }
+    });
+  }
+
+  private register(): void {
+    if (this.registering || this._self !== null || this.stopping) return;
+    this.registering = true;
+    const { serverName, nodeType, nodeHost, nodePort, workerCnt, zookeeper } = this.config;
+    const prefix = `${zookeeper.nodesRoot}/${nodeType}/${serverName}-${nodeType}`;
+    // kimserver's JSON: port as a string, active_time as float epoch seconds. The handler fills in `path`.
+    const data = {
+      type: nodeType,
+      host: nodeHost,
+      port: String(nodePort),
+      worker_cnt: workerCnt,
+      active_time: Date.now() / 1000,
+    };
+    const sessionId = this.sessionId;
+    this.queue(
+      Cmd.REGISTER,
+      prefix,
+      JSON.stringify(data),
+      [`${zookeeper.payloadRoot}/${nodeType}`, this.payload ?? '{}'],
+      (ack) => {
+        this.registering = false;
+        if (sessionId !== this.sessionId) return; // a registration of a session that is gone
+        if (ack.error === 0) {
+          this._self = ack.result;
+          this.registerFailures = 0;
+          this.metrics.registrationsTotal.inc();
+          this.logger.info({ path: ack.result, sessionId }, 'registered');
+          this.setState(this._state); // healthy may have changed
+          this.emit('registered', ack.result);
+          return;
+        }
+        if (ack.error === BioError.Cancelled || ack.error === BioError.WorkerCrashed) return;
+        const delay = Math.min(RETRY_MIN_MS * 2 ** this.registerFailures++, RETRY_MAX_MS);
+        this.logger.warn({ error: ack.errName, detail: ack.result, retryInMs: delay }, 'registration failed');
+        this.later(delay, () => {
+          if (this._state === 'CONNECTED') this.register();
+        });
+      },
+    );
+  }
+
+  private list(type: string): void {
+    const t = this.types.get(type);
+    if (!t || this.stopping) return;
+    if (t.listing) {
+      t.listAgain = true;
+      return;
+    }
+    t.listing = true;
+    this.queue(Cmd.LIST, t.folder, '', [], (ack) => this.onListed(type, t, ack));
+  }
+
+  private onListed(type: string, t: TypeWatch, ack: BioRecord): void {
+    t.listing = false;
+    if (ack.error === 0 || ack.errName === 'ZNONODE') {
+      // A missing folder has no children: the handler left an exists watch on it.
+      const names = ack.error === 0 ? ack.values : [];
+      const diff = this.nodes.applyChildren(type, names);
+      const toRead = t.fullResync ? names : diff.added.map((p) => p.slice(t.folder.length + 1));
+      t.fullResync = false;
+      if (toRead.length > 0) this.queue(Cmd.GET_MANY, t.folder, '', toRead, (a) => this.onReadDone(a));
+    } else if (ack.error !== BioError.Cancelled && ack.error !== BioError.WorkerCrashed) {
+      // Connection loss and the like: the reconnect resyncs; otherwise try again shortly.
+      this.logger.warn({ type, error: ack.errName, detail: ack.result }, 'listing a node type failed');
+      t.fullResync = true;
+      this.later(RETRY_MIN_MS, () => this.list(type));
+      return;
+    }
+    if (t.listAgain) {
+      t.listAgain = false;
+      this.list(type);
+    }
+  }
+
+  private onReadDone(ack: BioRecord): void {
+    if (ack.error !== 0 && ack.error !== BioError.Cancelled && ack.error !== BioError.WorkerCrashed) {
+      this.logger.warn(
+        { folder: ack.path, error: ack.errName },
+        'reading children failed; resyncing the type',
+      );
+      const type = this.typeOfFolder(ack.path);
+      if (type) this.resync(type);
+    }
+  }
+
+  /** Lists a type again and reads every child, re-arming every watch. */
+  private resync(type: string): void {
+    const t = this.types.get(type);
+    if (!t) return;
+    t.fullResync = true;
+    this.list(type);
+  }
+
+  private flushPayload(): void {
+    if (!this.payloadDirty || !this.healthy || this.payload === null) return;
+    const self = this._self as string;
+    this.payloadDirty = false;
+    const path = `${this.config.zookeeper.payloadRoot}/${this.config.nodeType}/${self.slice(self.lastIndexOf('/') + 1)}`;
+    this.queue(Cmd.SET_DATA, path, this.payload, [], (ack) => {
+      if (ack.error !== 0 && ack.error !== BioError.Cancelled) {
+        this.payloadDirty = true; // try again next interval
+        this.logger.debug({ path, error: ack.errName }, 'payload write failed');
+      }
+    });
+  }
+
+  // ---- acks and events ----
+
+  private processAck(ack: BioRecord): void {
+    this.metrics.ackDrainLatency.observe((monoNow() - ack.doneAt) / 1000);
+    this.metrics.acksTotal.inc({ cmd: cmdName(ack.cmd) });
+    if (ack.id !== 0) {
+      const done = this.onAck.get(ack.id);
+      this.onAck.delete(ack.id);
+      done?.(ack);
+      return;
+    }
+    switch (ack.cmd) {
+      case Cmd.EV_SESSION:
+        this.onSession(ack.value as SessionEvent, ack.result, ack.errName);
+        break;
+      case Cmd.EV_NODE_DATA:
+        this.onNodeData(ack);
+        break;
+      case Cmd.EV_CHILDREN_CHANGED:
+      case Cmd.EV_CREATED: {
+        const type = this.typeOfFolder(ack.path);
+        if (type) this.list(type);
+        break;
+      }
+      case Cmd.EV_DATA_CHANGED: {
+        const type = this.typeOfFolder(parentOf(ack.path));
+        // A data change of a type folder itself is no node's data (kimserver's defect 8): ignore it.
+        if (type)
+          this.queue(Cmd.GET_MANY, parentOf(ack.path), '', [nameOf(ack.path)], (a) => this.onReadDone(a));
+        break;
+      }
+      case Cmd.EV_DELETED: {
+        const folderType = this.typeOfFolder(ack.path);
+        if (folderType)
+          this.list(folderType); // the folder itself went: listing leaves an exists watch
+        else if (this.typeOfFolder(parentOf(ack.path))) this.nodes.delZkNode(ack.path);
+        break;
+      }
+    }
+    this.metrics.tableVersion.set(this.nodes.version);
+  }
+
+  private onSession(event: SessionEvent, sessionId: string, detail: string): void {
+    switch (event) {
+      case 'CONNECTING':
+        this.logger.warn({ detail }, 'ZooKeeper not reachable yet; retrying with backoff');
+        if (this._state !== 'EXPIRED') this.setState('CONNECTING');
+        return;
+      case 'CONNECTED': {
+        const newSession = sessionId !== this.sessionId;
+        this.logger.info({ sessionId, newSession }, 'ZooKeeper session connected');
+        if (newSession) {
+          this.sessionId = sessionId;
+          this._self = null;
+          this.registering = false;
+        }
+        this.setState('CONNECTED');
+        this.register();
+        for (const type of this.types.keys()) this.resync(type);
+        return;
+      }
+      case 'DISCONNECTED':
+        this.logger.warn({ sessionId: this.sessionId }, 'ZooKeeper connection lost; the session may resume');
+        this.setState('SUSPENDED');
+        return;
+      case 'EXPIRED':
+        this.logger.warn({ sessionId: this.sessionId }, 'ZooKeeper session expired; opening a new one');
+        this.metrics.sessionExpiriesTotal.inc();
+        this._self = null;
+        this.setState('EXPIRED');
+        this.connect();
+        return;
+      case 'AUTH_FAILED':
+        this.logger.error('ZooKeeper refused the credentials in zookeeper.auth');
+        this.setState('AUTH_FAILED');
+        return;
+      case 'CLOSED':
+        return;
+    }
+  }
+
+  private onNodeData(ev: BioRecord): void {
+    const folder = parentOf(ev.path);
+    const type = this.typeOfFolder(folder);
+    if (!type) return;
+    if (ev.error !== 0) {
+      // ZNONODE: deleted since it was listed; the children watch reports it too.
+      if (ev.errName === 'ZNONODE') this.nodes.delZkNode(ev.path);
+      else this.resync(type);
+      return;
+    }
+    const peer = parsePeerData(ev.path, type, ev.value, this.config.zookeeper.maxNodeBytes);
+    if (!peer.ok) {
+      this.metrics.badPeerDataTotal.inc({ reason: peer.reason });
+      if (!this.warnedPaths.has(ev.path)) {
+        this.warnedPaths.add(ev.path);
+        this.logger.warn(
+          { path: ev.path, reason: peer.reason, detail: peer.detail },
+          'skipping bad peer data',
+        );
+      }
+      // A node that turned bad no longer serves: its last good data is stale.
+      this.nodes.delZkNode(ev.path);
+      return;
+    }
+    this.warnedPaths.delete(ev.path);
+    this.nodes.upsert(peer.node);
+  }
+
+  private onBioCrash(): void {
+    // Acks for every task the thread had are WorkerCrashed; the new thread opens a new session by itself
+    // only if asked: connect again, and the CONNECTED event re-registers and resyncs.
+    this.logger.error('bio thread crashed; reconnecting once it restarts');
+    this._self = null;
+    this.sessionId = null;
+    for (const t of this.types.values()) {
+      t.listing = false;
+      t.listAgain = false;
+      t.fullResync = true;
+    }
+    this.setState('CONNECTING');
+    this.connect();
+  }
+
+  private reportChange(change: NodesChange): void {
+    for (const node of change.removed) this.emit('removed', node);
+    for (const node of change.added) this.emit('added', node);
+    for (const c of change.changed) this.emit('changed', c);
+    for (const type of this.types.keys()) this.metrics.tableNodes.set({ type }, this.nodes.list(type).length);
+  }
+
+  private setState(state: SessionState): void {
+    const previous = this._state;
+    this._state = state;
+    this.metrics.setSessionState(state);
+    if (state !== previous) this.emit('state', state, previous);
+  }
+
+  private typeOfFolder(folder: string): string | undefined {
+    if (!folder.startsWith(`${this.config.zookeeper.nodesRoot}/`)) return undefined;
+    const type = folder.slice(this.config.zookeeper.nodesRoot.length + 1);
+    return this.types.has(type) ? type : undefined;
+  }
+
+  /** Ring depths for metrics. */
+  refreshQueueMetrics(): void {
+    const d = this.bio.queueDepths();
+    this.metrics.ringUsedBytes.set({ ring: 'task' }, d.tasks);
+    this.metrics.ringUsedBytes.set({ ring: 'ack' }, d.acks);
+  }
+}
+
+const CMD_NAMES = new Map<number, string>(Object.entries(Cmd).map(([k, v]) => [v, k]));
+function cmdName(cmd: number): string {
+  return CMD_NAMES.get(cmd) ?? String(cmd);
+}
+function parentOf(path: string): string {
+  return path.slice(0, path.lastIndexOf('/'));
+}
+function nameOf(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
