@@ -223,6 +223,12 @@ export class Nodes extends EventEmitter<{ change: [NodesChange] }> {
     return slot < 0 ? undefined : this.#members[slot];
   }
 
+  /** Lookup by an already computed key hash (uint32), e.g. one hashKey() gave. */
+  getNodeByHash(type: string, hash: number): HashNode | undefined {
+    const slot = this.#rings.get(type)?.find(hash >>> 0) ?? -1;
+    return slot < 0 ? undefined : this.#members[slot];
+  }
+
   get(path: string): ZkNode | undefined {
     return this.#entries.get(path);
   }

@@ -1,0 +1,92 @@
+// Key hashes and ketama points against kimserver's own vectors, and the allocation-free string
+// hashing against hashing the UTF-8 bytes.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { HASH_ALGS, hashKey, hashString } from '../../src/index.js';
+import { md5Words } from '../../src/nodes/md5.js';
+import { vnodePoints } from '../../src/nodes/vnodes.js';
+import { sample } from './nodes-sample.js';
+
+test('every sample hash vector matches, for all three algorithms, as bytes and as strings', () => {
+  assert.ok(sample.hash.length >= 30);
+  for (const v of sample.hash) {
+    const bytes = Buffer.from(v.key_hex, 'hex');
+    for (const alg of HASH_ALGS) {
+      assert.equal(hashKey(alg, bytes), v[alg], `${alg}(${v.key_hex})`);
+      assert.equal(hashString(alg, bytes.toString('utf8')), v[alg], `${alg}("${bytes.toString('utf8')}")`);
+    }
+  }
+});
+
+test('fnv bytes >= 0x80 are sign-extended as kimserver does', () => {
+  // One byte 0xff: h = (0x1b3 ^ 0xffffffff) * 0x84222325, not (0x1b3 ^ 0xff) * 0x84222325.
+  const expected = Number((BigInt(0x1b3 ^ 0xffffffff) * 0x84222325n) & 0xffffffffn);
+  assert.equal(hashKey('fnv1a_64', Uint8Array.of(0xff)), expected);
+  const unsignedVariant = Number((BigInt(0x1b3 ^ 0xff) * 0x84222325n) & 0xffffffffn);
+  assert.notEqual(hashKey('fnv1a_64', Uint8Array.of(0xff)), unsignedVariant);
+});
+
+test('fnv1_64 equals the 64-bit definition truncated to 32 bits', () => {
+  const ref = (bytes: Uint8Array): number => {
+    let h = 0x100000001b3n;
+    for (const b of bytes) {
+      h = (h * 0xcbf29ce484222325n) & 0xffffffffffffffffn;
+      h ^= BigInt.asUintN(64, BigInt((b << 24) >> 24));
+    }
+    return Number(h & 0xffffffffn);
+  };
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => hashKey('fnv1_64', bytes) === ref(bytes)),
+  );
+});
+
+test('string keys hash exactly like their UTF-8 bytes (lone surrogates included)', () => {
+  const anyUtf16 = fc
+    .array(fc.oneof(fc.integer({ min: 0, max: 0x7f }), fc.integer({ min: 0, max: 0xffff })), {
+      maxLength: 24,
+    })
+    .map((units) => String.fromCharCode(...units));
+  const fullUnicode = fc.string({ unit: 'binary', maxLength: 24 });
+  fc.assert(
+    fc.property(fc.oneof(anyUtf16, fullUnicode), (s) => {
+      const bytes = Buffer.from(s, 'utf8');
+      for (const alg of HASH_ALGS)
+        assert.equal(hashString(alg, s), hashKey(alg, bytes), `${alg} ${JSON.stringify(s)}`);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('the vnode vector: first 8 points of 127.0.0.1:3355.1', () => {
+  const points = vnodePoints('127.0.0.1:3355.1', 200);
+  assert.equal(points.length, 200);
+  assert.deepEqual([...points.subarray(0, 8)], sample['vnodes_127.0.0.1:3355.1_first8']);
+});
+
+test('the JS MD5 equals node:crypto for any length (one and several blocks)', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+      const out = new Uint32Array(4);
+      md5Words(bytes, bytes.length, out, 0);
+      const d = createHash('md5').update(bytes).digest();
+      assert.deepEqual(
+        [...out],
+        [0, 4, 8, 12].map((o) => d.readUInt32LE(o)),
+      );
+    }),
+    { numRuns: 400 },
+  );
+});
+
+test('vnode points are MD5("<count - i>@<id>#<i>") words, for other vnode counts too', () => {
+  const id = 'example.internal:8080.12';
+  const points = vnodePoints(id, 160);
+  for (const i of [0, 1, 39]) {
+    const d = createHash('md5')
+      .update(`${160 - i}@${id}#${i}`)
+      .digest();
+    for (let j = 0; j < 4; j++) assert.equal(points[i * 4 + j], d.readUInt32LE(j * 4));
+  }
+});
