@@ -29,16 +29,44 @@ const sessions: ZkSession[] = [];
 const servers: ZkHandle[] = [];
 const children: ChildProcess[] = [];
 
+/** This run's chroot: with ZK_SERVERS the ensemble outlives the run, so every run works in a fresh folder. */
+const ROOT = `/zkbio-session-test-${process.pid}-${Date.now().toString(36)}`;
+const OWNER_AUTH = 'zkbio:s3cret-pw';
+/** The connect string with the chroot: every path in these tests is relative to ROOT. */
+let connectString: string;
+
 before(async () => {
   zk = await startZk();
   servers.push(zk);
+  const setup = new ZkSession({ connectString: zk.connectString, connect: { deadlineMs: 10000 } });
+  await setup.connect();
+  await setup.mkdirp(ROOT);
+  await setup.close();
+  connectString = `${zk.connectString}${ROOT}`;
 });
 
 after(async () => {
   for (const c of children) c.kill('SIGKILL');
   await Promise.all(sessions.map((s) => s.close()));
+  // An external ensemble (ZK_SERVERS) outlives the run: leave it as it was.
+  if (zk?.external) {
+    // With the ACL test's credential: its nodes are deletable by that identity only.
+    const cleanup = new ZkSession({
+      connectString: zk.connectString,
+      auth: OWNER_AUTH,
+      connect: { deadlineMs: 10000 },
+    });
+    await cleanup.connect();
+    await removeTree(cleanup, ROOT);
+    await cleanup.close();
+  }
   await Promise.all(servers.map((s) => s.stop()));
 });
+
+async function removeTree(s: ZkSession, path: string): Promise<void> {
+  for (const child of (await s.getChildren(path)).children) await removeTree(s, `${path}/${child}`);
+  await s.delete(path);
+}
 
 async function waitFor(what: string, cond: () => boolean, timeoutMs = 10000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -50,11 +78,11 @@ async function waitFor(what: string, cond: () => boolean, timeoutMs = 10000): Pr
 
 async function open(
   options: Partial<ZkSessionOptions> = {},
-  connectString = zk.connectString,
+  cs = connectString,
 ): Promise<{ s: ZkSession; events: ZkEvent[] }> {
   const events: ZkEvent[] = [];
   const s = new ZkSession({
-    connectString,
+    connectString: cs,
     sessionTimeoutMs: 4000,
     onEvent: (e) => events.push(e),
     connect: { deadlineMs: 10000 },
@@ -265,7 +293,7 @@ test('an expired session is reported, and the session is dead', { timeout: 60000
   const { s: observer, events } = await open();
   await observer.mkdirp('/expiry');
   const script = fileURLToPath(new URL('../support/zk-session-child.js', import.meta.url));
-  const child = spawn(process.execPath, [script, zk.connectString, '/expiry/child', '2000'], {
+  const child = spawn(process.execPath, [script, connectString, '/expiry/child', '2000'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(child);
@@ -354,7 +382,7 @@ test('protected create: a lost reply leaves exactly one registration, and its pa
 
 test('digest ACLs: an outsider can read but not write; the password is never logged', async () => {
   const { logger, lines } = captureLogs();
-  const { s: owner } = await open({ auth: 'zkbio:s3cret-pw', logger });
+  const { s: owner } = await open({ auth: OWNER_AUTH, logger });
   const acl = owner.defaultAcl();
   assert.deepEqual(acl, [
     { perms: Perms.READ, scheme: 'world', id: 'anyone' },
