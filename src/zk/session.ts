@@ -111,7 +111,12 @@ export interface ZkSessionOptions {
   callTimeoutMs?: number;
   /** "user:password" for the digest scheme, sent before any call. Never logged. */
   auth?: string;
-  /** Watch, state and connect-retry events, in order. Called synchronously; it must not throw (it is guarded). */
+  /**
+   * Watch, state and connect-retry events, in the order the server sent them. Called synchronously from the
+   * socket's data handler, so a watch event that arrives in the same read as a call's reply is delivered before
+   * the caller's `await` resumes: treat watch events as "read again", never as ordered after a result.
+   * It must not throw (a throw is caught and logged).
+   */
   onEvent?: (event: ZkEvent) => void;
   logger?: Logger;
   connect?: ZkConnectOptions;
@@ -246,7 +251,8 @@ export class ZkSession {
   /**
    * Opens the session. Each attempt is bounded; a failed attempt is reported (event `connectFailed` and a warn
    * log) and retried after a jittered exponential backoff, until the deadline. Rejects with ZCONNECTIONLOSS when
-   * the deadline passes, or ZCLOSING when close() is called meanwhile.
+   * the deadline passes (the session is then idle again and connect() may be called again), or ZCLOSING when
+   * close() is called meanwhile.
    */
   connect(): Promise<void> {
     if (this.current !== 'idle')
@@ -271,7 +277,11 @@ export class ZkSession {
       const left = started + deadlineMs - Date.now();
       const client = this.newClient();
       try {
-        await this.attemptConnect(client, Math.max(1, Math.min(attemptTimeoutMs, left)));
+        try {
+          await this.attemptConnect(client, Math.max(1, Math.min(attemptTimeoutMs, left)));
+        } finally {
+          this.wakeConnect = undefined;
+        }
         if (this.closing) throw new Error('closed');
         this.client = client;
         this.current = 'connected';
