@@ -21,6 +21,11 @@
  * bumps it, `restore()` takes the snapshot's version only when that is higher, and
  * `advanceVersion(v)` lets a replica follow its primary's numbering (kimserver defect 5).
  *
+ * **Steps.** Every version increment is also emitted, in order, as one `'step'` event (see
+ * {@link NodesStep}), so a replica can replay the primary's writes themselves rather than the
+ * serving-view diff, which loses shadowed entries and the order members joined the rings.
+ * `advanceVersion()` emits nothing: it is how a replica follows, not a change.
+ *
  * **Children diffs.** `applyChildren(type, names)` takes the child *names* of `{root}/{type}` as
  * ZooKeeper's getChildren returns them (`root` is a constructor option, kimserver's default
  * "/kimserver/nodes"). It deletes entries under that folder whose name is gone and returns full
@@ -28,7 +33,8 @@
  * calls addZkNode). Children whose data was refused stay "added" on every diff, so they are re-read.
  *
  * **Snapshots.** `snapshot()` is plain JSON (see snapshot.ts), listing serving nodes in ring insertion
- * order so a replica reproduces kimserver's first-insert-wins collisions exactly; `restore()` rebuilds
+ * order so a replica reproduces kimserver's first-insert-wins collisions exactly, then shadowed nodes
+ * by path, so two tables with the same content give equal snapshots; `restore()` rebuilds
  * every ring in one sort and reports the difference to the previous content as a change.
  */
 import { EventEmitter } from 'node:events';
@@ -69,6 +75,16 @@ export interface NodesChange {
   changed: { old: ZkNode; new: ZkNode }[];
 }
 
+/**
+ * One version increment. Replaying `set` as upsert and `del` as remove, in order, on a table that
+ * held the same content rebuilds the same entries, rings and ring insertion order, hence the same
+ * collision winners. `reset` (clear, restore) replaced the content wholesale: a copy needs a snapshot.
+ */
+export type NodesStep =
+  | { op: 'set'; version: number; node: ZkNode }
+  | { op: 'del'; version: number; path: string }
+  | { op: 'reset'; version: number };
+
 export type UpsertResult = { ok: true; change: NodesChange } | { ok: false; reason: string };
 
 export interface ChildrenDiff {
@@ -98,7 +114,7 @@ const sameRingData = (a: ZkNode, b: ZkNode): boolean =>
 const beats = (a: ZkNode, b: ZkNode): boolean =>
   a.active_time > b.active_time || (a.active_time === b.active_time && a.path > b.path);
 
-export class Nodes extends EventEmitter<{ change: [NodesChange] }> {
+export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesStep] }> {
   readonly vnodeCount: number;
   readonly hash: HashAlg;
   readonly root: string;
@@ -201,6 +217,7 @@ export class Nodes extends EventEmitter<{ change: [NodesChange] }> {
     this.#memberPoints.length = 0;
     this.#freeSlots.length = 0;
     this.#version++;
+    this.#step({ op: 'reset', version: this.#version });
     return this.#emit(change);
   }
 
@@ -259,7 +276,9 @@ export class Nodes extends EventEmitter<{ change: [NodesChange] }> {
     const serving = this.list();
     const rows = serving.map(toRow);
     const servingPaths = new Set(serving.map((n) => n.path));
-    for (const n of this.#entries.values()) if (!servingPaths.has(n.path)) rows.push(toRow(n));
+    const shadowed = [...this.#entries.values()].filter((n) => !servingPaths.has(n.path));
+    shadowed.sort((a, b) => (a.path < b.path ? -1 : 1));
+    for (const n of shadowed) rows.push(toRow(n));
     return {
       format: SNAPSHOT_FORMAT,
       version: this.#version,
@@ -290,6 +309,7 @@ export class Nodes extends EventEmitter<{ change: [NodesChange] }> {
     }
 
     const change = this.#newChange();
+    const versionBefore = this.#version;
     if (!same) {
       this.#entries.clear();
       this.#servers.clear();
@@ -341,6 +361,7 @@ export class Nodes extends EventEmitter<{ change: [NodesChange] }> {
       this.#version++;
     }
     this.advanceVersion(parsed.version);
+    if (this.#version !== versionBefore) this.#step({ op: 'reset', version: this.#version });
     return this.#emit(change);
   }
 
@@ -348,6 +369,10 @@ export class Nodes extends EventEmitter<{ change: [NodesChange] }> {
 
   #newChange(): NodesChange {
     return { version: this.#version, added: [], removed: [], changed: [] };
+  }
+
+  #step(step: NodesStep): void {
+    if (this.listenerCount('step') > 0) this.emit('step', step);
   }
 
   #emit(change: NodesChange): NodesChange {
@@ -432,6 +457,9 @@ export class Nodes extends EventEmitter<{ change: [NodesChange] }> {
       else change.removed.push(old);
     }
     change.added.push(...added);
+    this.#step(
+      next ? { op: 'set', version: this.#version, node: next } : { op: 'del', version: this.#version, path },
+    );
     return true;
   }
 

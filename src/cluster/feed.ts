@@ -1,0 +1,93 @@
+// The primary's side of the protocol, without any transport: turns the table's steps into ADD/DEL
+// messages for every joined worker, and answers SYNC. shareNodeTable() connects it to node:cluster.
+
+import { type NodesSnapshot, toRow } from '../nodes/snapshot.js';
+import type { Nodes, NodesStep } from '../nodes/table.js';
+import { type Link, Outbox } from './outbox.js';
+import type { ClusterStatus, PrimaryMessage, SnapshotMessage, WorkerMessage } from './protocol.js';
+
+export class TableFeed {
+  readonly #nodes: Nodes;
+  readonly #status: () => ClusterStatus;
+  /** Workers that joined (sent a SYNC), in join order. */
+  readonly #outboxes = new Map<Link, Outbox>();
+  readonly #onStep = (step: NodesStep) => this.#broadcast(step);
+  // The version names the content exactly: it goes up on every change to the stored entries.
+  #lastSnapshot: NodesSnapshot | undefined;
+
+  constructor(nodes: Nodes, status: () => ClusterStatus) {
+    this.#nodes = nodes;
+    this.#status = status;
+    nodes.on('step', this.#onStep);
+  }
+
+  /** Joined workers. */
+  get size(): number {
+    return this.#outboxes.size;
+  }
+
+  /** Messages waiting for busy channels, summed over workers (for tests and metrics). */
+  get backlog(): number {
+    let n = 0;
+    for (const o of this.#outboxes.values()) n += o.backlog;
+    return n;
+  }
+
+  /** A message from the worker behind `link`. A SYNC joins it, and is answered in order after what was sent. */
+  receive(link: Link, msg: WorkerMessage): void {
+    if (msg.kind !== 'SYNC') return;
+    let outbox = this.#outboxes.get(link);
+    if (outbox === undefined) {
+      // A backlog longer than the table costs more than the snapshot that replaces it.
+      outbox = new Outbox(
+        link,
+        () => this.snapshot(),
+        () => Math.max(64, this.#nodes.size),
+      );
+      this.#outboxes.set(link, outbox);
+    }
+    if (msg.version === this.#nodes.version) outbox.push(this.#statusMessage());
+    else outbox.pushSnapshot();
+  }
+
+  /** Forgets a worker (it exited). */
+  drop(link: Link): void {
+    this.#outboxes.delete(link);
+  }
+
+  /** Sends STATUS to every joined worker: on status changes, and as the heartbeat. */
+  sendStatus(): void {
+    const msg = this.#statusMessage();
+    for (const outbox of this.#outboxes.values()) outbox.push(msg);
+  }
+
+  /** The table and status now. Workers joining together, or a reset, share one table snapshot per version. */
+  snapshot(): SnapshotMessage {
+    if (this.#lastSnapshot?.version !== this.#nodes.version) this.#lastSnapshot = this.#nodes.snapshot();
+    return { zkbio: 1, kind: 'SNAPSHOT', snapshot: this.#lastSnapshot, status: this.#status() };
+  }
+
+  close(): void {
+    this.#nodes.off('step', this.#onStep);
+    this.#outboxes.clear();
+    this.#lastSnapshot = undefined;
+  }
+
+  #statusMessage(): PrimaryMessage {
+    return { zkbio: 1, kind: 'STATUS', version: this.#nodes.version, status: this.#status() };
+  }
+
+  #broadcast(step: NodesStep): void {
+    if (this.#outboxes.size === 0) return;
+    if (step.op === 'reset') {
+      for (const outbox of this.#outboxes.values()) outbox.pushSnapshot();
+      return;
+    }
+    // One message object for every worker: Node serialises it per send.
+    const msg: PrimaryMessage =
+      step.op === 'set'
+        ? { zkbio: 1, kind: 'ADD', version: step.version, node: toRow(step.node) }
+        : { zkbio: 1, kind: 'DEL', version: step.version, path: step.path };
+    for (const outbox of this.#outboxes.values()) outbox.push(msg);
+  }
+}
