@@ -29,12 +29,12 @@ export class AckWriter {
   private async flush(): Promise<void> {
     let i = 0;
     while (i < this.backlog.length) {
-      const record = this.backlog[i];
-      if (tryPushRecord(this.ring, record)) {
-        i++;
-        continue;
-      }
-      await this.ring.waitForRoom(encodedSize(record), 100);
+      // Wait before trying: write() has just found no room, and this await also guarantees that write()'s
+      // `flushing ??= flush()` has stored this promise before the end of this function clears it. A flush
+      // that could finish synchronously cleared `flushing` first and then had it set to its settled
+      // promise, so no later write started a flush and the backlog (acks included) was stranded.
+      await this.ring.waitForRoom(encodedSize(this.backlog[i]), 100);
+      while (i < this.backlog.length && tryPushRecord(this.ring, this.backlog[i])) i++;
     }
     this.backlog.length = 0;
     this.flushing = null;
