@@ -1,0 +1,32 @@
+/**
+ * A cluster worker of `zkbio node`: it holds a replica of the primary's node table and serves the status
+ * endpoints from it on the shared --status port. It never talks to ZooKeeper.
+ */
+import type { Logger } from 'pino';
+import { joinNodeTable } from '../cluster/join.js';
+import { requestMetrics } from './metrics_ipc.js';
+import { createStatusServer } from './status_server.js';
+
+export async function runWorker(
+  listen: { host: string; port: number } | undefined,
+  logger: Logger,
+): Promise<void> {
+  const replica = await joinNodeTable();
+  logger.info({ version: replica.nodes.version, nodes: replica.nodes.size }, 'joined the node table');
+  const server = createStatusServer({
+    nodes: replica.nodes,
+    status: () => replica.status,
+    metrics: () => requestMetrics(),
+  });
+  if (listen) server.listen(listen.port, listen.host);
+  const stop = () => {
+    server.close();
+    server.closeAllConnections();
+    replica.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  // The primary going away takes the IPC channel with it: nothing left to serve from.
+  process.on('disconnect', stop);
+}
