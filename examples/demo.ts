@@ -34,7 +34,15 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function getJson(port: number, path: string): Promise<{ status: number; body: any }> {
+interface TableReply {
+  version: number;
+  logic: string[];
+}
+interface UserReply {
+  answer: { logic: string };
+}
+
+function getJson<T>(port: number, path: string): Promise<{ status: number; body: T }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, agent: false, timeout: 3000 }, (res) => {
       let text = '';
@@ -81,7 +89,7 @@ async function startLogic(zk: string, name: string): Promise<{ port: number; pro
 async function routes(gatePort: number): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const user of USERS) {
-    const r = await getJson(gatePort, `/user/${user}`);
+    const r = await getJson<UserReply>(gatePort, `/user/${user}`);
     out.set(user, r.status === 200 ? r.body.answer.logic : `(${r.status})`);
   }
   return out;
@@ -90,7 +98,7 @@ async function routes(gatePort: number): Promise<Map<string, string>> {
 async function tableIs(gatePort: number, logic: string[]): Promise<boolean> {
   // Ask several times: each fresh connection may land on another gate worker, and all must agree.
   for (let i = 0; i < 4; i++) {
-    const seen = (await getJson(gatePort, '/table')).body.logic as string[];
+    const seen = (await getJson<TableReply>(gatePort, '/table')).body.logic;
     if (seen.slice().sort().join() !== logic.slice().sort().join()) return false;
   }
   return true;
@@ -184,14 +192,14 @@ async function main(): Promise<void> {
     );
     before = after;
 
-    const version = (await getJson(gatePort, '/table')).body.version as number;
+    const version = (await getJson<TableReply>(gatePort, '/table')).body.version;
     await new Promise<void>((resolve, reject) =>
       kim.setData(kimPath, kimData(4), -1, (e) => (e ? reject(e) : resolve())),
     );
     say('kimserver-style peer changed its data: worker_cnt 1 → 4 (4 ring members now)');
     await until('the change in both gate workers', async () => {
       for (let i = 0; i < 4; i++)
-        if ((await getJson(gatePort, '/table')).body.version <= version) return false;
+        if ((await getJson<TableReply>(gatePort, '/table')).body.version <= version) return false;
       return true;
     });
     after = await routes(gatePort);

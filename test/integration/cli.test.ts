@@ -61,12 +61,23 @@ async function start(cfg: unknown, args: string[] = []): Promise<CliNode> {
   return node;
 }
 
+interface Lookup {
+  id: string;
+  port: number;
+  served_by: number;
+}
+interface NodesReply {
+  self: string | null;
+  state: string;
+  nodes: { path: string }[];
+}
+
 /** GETs `path` on fresh connections until `count` distinct processes answered; returns one reply per pid. */
-async function fromEveryProcess(node: CliNode, path: string, count: number): Promise<Map<number, any>> {
-  const byPid = new Map<number, any>();
+async function fromEveryProcess(node: CliNode, path: string, count: number): Promise<Map<number, Lookup>> {
+  const byPid = new Map<number, Lookup>();
   for (let i = 0; i < 200 && byPid.size < count; i++) {
     const r = await node.get(`/lookup?type=logic&key=${encodeURIComponent(path)}`);
-    if (r.status === 200) byPid.set(r.json().served_by, r.json());
+    if (r.status === 200) byPid.set(r.json<Lookup>().served_by, r.json<Lookup>());
   }
   return byPid;
 }
@@ -97,8 +108,8 @@ test("3 workers answer every lookup as kimserver's ring would, also after one is
     peers.push(p);
   }
   const node = await start(config('cli3'));
-  const nodesReply = (await node.get('/nodes')).json();
-  assert.match(nodesReply.self, /^\/kimserver\/nodes\/gate\/cli3-gate\d{10}$/);
+  const nodesReply = (await node.get('/nodes')).json<NodesReply>();
+  assert.match(nodesReply.self ?? '', /^\/kimserver\/nodes\/gate\/cli3-gate\d{10}$/);
   assert.equal(nodesReply.state, 'CONNECTED');
 
   // The expected answers: a table built here from ZooKeeper's truth, in the order the peers were created.
@@ -126,14 +137,17 @@ test("3 workers answer every lookup as kimserver's ring would, also after one is
   };
   await eventually(
     "4 peers in the workers' tables",
-    async () => (await node.get('/nodes')).json().nodes.length === 4,
+    async () => (await node.get('/nodes')).json<NodesReply>().nodes.length === 4,
   );
   await check();
 
   // A peer leaves: every worker moves its keys.
   await peer.remove(peers[1]);
   expected.delZkNode(peers[1]);
-  await eventually('peer gone everywhere', async () => (await node.get('/nodes')).json().nodes.length === 3);
+  await eventually(
+    'peer gone everywhere',
+    async () => (await node.get('/nodes')).json<NodesReply>().nodes.length === 3,
+  );
   await check();
 
   // Kill one worker: it is forked again and answers from a fresh snapshot.
@@ -159,14 +173,14 @@ test("3 workers answer every lookup as kimserver's ring would, also after one is
 
 test('a node frozen past its session timeout expires, registers again once, and resyncs', async () => {
   const node = await start(config('frozen'), ['--workers', '0']);
-  const first = (await node.get('/nodes')).json().self as string;
+  const first = (await node.get('/nodes')).json<NodesReply>().self as string;
   await peer.mkdirp('/kimserver/nodes/logic');
   const before = await peer.create(
     '/kimserver/nodes/logic/pre-logic',
     peerJson('', 'logic', 3500),
     CreateMode.EPHEMERAL_SEQUENTIAL,
   );
-  await eventually('peer seen', async () => (await node.get('/nodes')).json().nodes.length === 1);
+  await eventually('peer seen', async () => (await node.get('/nodes')).json<NodesReply>().nodes.length === 1);
 
   node.proc.kill('SIGSTOP');
   // The server expires the session after its timeout (2 s asked; the server grants at most 20 ticks of 500 ms).
@@ -186,16 +200,16 @@ test('a node frozen past its session timeout expires, registers again once, and 
   await eventually(
     're-registered and healthy',
     async () => {
-      const r = (await node.get('/nodes')).json();
+      const r = (await node.get('/nodes')).json<NodesReply>();
       return r.state === 'CONNECTED' && r.self !== null && r.self !== first;
     },
     20_000,
   );
   await eventually("the table resynced to ZooKeeper's truth", async () => {
-    const paths = (await node.get('/nodes')).json().nodes.map((n: { path: string }) => n.path);
+    const paths = (await node.get('/nodes')).json<NodesReply>().nodes.map((n) => n.path);
     return paths.length === 1 && paths[0] === during;
   });
-  const reply = (await node.get('/nodes')).json();
+  const reply = (await node.get('/nodes')).json<NodesReply>();
   const mine = (await peer.children('/kimserver/nodes/gate')).filter((n) => n.startsWith('frozen-gate'));
   assert.equal(mine.length, 1, `exactly one registration, got ${mine.join(', ')}`);
   assert.equal(`/kimserver/nodes/gate/${mine[0]}`, reply.self);

@@ -28,7 +28,8 @@ export function writeConfig(config: unknown): string {
 export interface HttpReply {
   status: number;
   body: string;
-  json(): any;
+  /** The body parsed as JSON; the caller names what it expects. */
+  json<T = Record<string, unknown>>(): T;
 }
 
 /** One GET on a fresh connection, so the cluster hands each request to the next worker. */
@@ -40,7 +41,9 @@ export function httpGet(port: number, path: string, timeoutMs = 3000): Promise<H
       res.on('data', (d) => {
         body += d;
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, json: () => JSON.parse(body) }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body, json: <T>() => JSON.parse(body) as T }),
+      );
     });
     req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`)));
     req.on('error', reject);
