@@ -23,8 +23,6 @@ export const Cmd = {
   GET_MANY: 4,
   /** path, value: set a node's data (the payload report). */
   SET_DATA: 5,
-  /** Close the session gracefully, so peers see our ephemeral nodes go at once. */
-  CLOSE: 6,
 
   /** Event: session state. value = SessionEvent name, result = session id (hex), errName = detail. */
   EV_SESSION: 20,

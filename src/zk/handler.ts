@@ -173,10 +173,6 @@ export default function createZkHandler(ctx: BioHandlerContext): BioHandler {
           case Cmd.SET_DATA:
             await live().set(task.path, task.value);
             return;
-          case Cmd.CLOSE:
-            await session?.close();
-            session = null;
-            return;
           default:
             throw new ZkError(ZBADARGUMENTS, `unknown task command ${task.cmd}`);
         }
