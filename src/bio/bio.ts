@@ -234,24 +234,30 @@ export class Bio extends EventEmitter<BioEvents> {
     this.ackRing.wakeConsumer();
     this.takeRingIntoBacklog();
     this.ackPendingWith(BioError.WorkerCrashed);
-    this.emit('crash', err);
 
     const now = Date.now();
     const windowMs = this.opts.restartWindowMs ?? 60_000;
     this.crashTimes = this.crashTimes.filter((t) => now - t < windowMs);
     this.crashTimes.push(now);
-    if (this.crashTimes.length > (this.opts.maxRestarts ?? 5)) {
+    const givingUp = this.crashTimes.length > (this.opts.maxRestarts ?? 5);
+    if (givingUp) {
       this.deadReason = `the bio thread crashed ${this.crashTimes.length} times in ${windowMs} ms: ${err.message}`;
       this.running = false;
+    } else {
+      // Fresh rings: the dead thread may have left a half-written record. They are in place before 'crash'
+      // is emitted, so a task queued by a crash listener waits for the new thread instead of sitting, never
+      // acked, in the dead thread's ring.
+      this.taskRing = new ByteRing(ByteRing.allocate(this.taskRing.capacity));
+      this.ackRing = new ByteRing(ByteRing.allocate(this.ackRing.capacity));
+      this.control = new Int32Array(new SharedArrayBuffer(Control.WORDS * 4));
+    }
+    this.emit('crash', err);
+    if (givingUp) {
       this.logger.error(this.deadReason);
-      this.emit('failed', new BioStoppedError(this.deadReason));
+      this.emit('failed', new BioStoppedError(this.deadReason as string));
       void this.stop();
       return;
     }
-    // Fresh rings: the dead thread may have left a half-written record. New tasks queue there meanwhile.
-    this.taskRing = new ByteRing(ByteRing.allocate(this.taskRing.capacity));
-    this.ackRing = new ByteRing(ByteRing.allocate(this.ackRing.capacity));
-    this.control = new Int32Array(new SharedArrayBuffer(Control.WORDS * 4));
     const delay = Math.min(RESTART_BASE_MS * 2 ** (this.crashTimes.length - 1), RESTART_MAX_MS);
     setTimeout(() => {
       if (this.deadReason !== null) return;

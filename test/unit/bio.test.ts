@@ -124,6 +124,23 @@ test('a worker crash acks in-flight and queued tasks WorkerCrashed exactly once,
   assertExactlyOnce(taskAcks(), [...before, crash, ...queued, after]);
 });
 
+test('a task queued by a crash listener runs on the restarted thread', async () => {
+  const { bio, taskAcks, until } = echoBio();
+  let queued = 0;
+  bio.on('crash', () => {
+    queued = bio.addCmdTask(EchoCmd.ECHO, '/from-crash-listener', 'after');
+  });
+  await bio.start();
+  const crash = bio.addCmdTask(EchoCmd.CRASH, '/crash');
+  await until(() => taskAcks().length === 2);
+  await bio.stop();
+  const [crashed, after] = taskAcks();
+  assert.equal(crashed.id, crash);
+  assert.equal(crashed.errName, 'WorkerCrashed');
+  assert.equal(after.id, queued);
+  assert.equal(after.result, 'after', "run by the new thread, not left in the dead one's ring");
+});
+
 test('stop() finishes the task in flight, cancels the queued ones, closes the handler, then refuses tasks', async () => {
   const { bio, acks, taskAcks } = echoBio();
   await bio.start();
