@@ -295,7 +295,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       const diff = this.nodes.applyChildren(type, names);
       const toRead = t.fullResync ? names : diff.added.map((p) => p.slice(t.folder.length + 1));
       t.fullResync = false;
-      if (toRead.length > 0) this.queue(Cmd.GET_MANY, t.folder, '', toRead, (a) => this.onReadDone(a));
+      this.readChildren(t.folder, toRead);
     } else if (ack.error !== BioError.Cancelled && ack.error !== BioError.WorkerCrashed) {
       // Connection loss and the like: the reconnect resyncs; otherwise try again shortly.
       this.logger.warn({ type, error: ack.errName, detail: ack.result }, 'listing a node type failed');
@@ -307,6 +307,27 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       t.listAgain = false;
       this.list(type);
     }
+  }
+
+  /**
+   * Reads children with GET_MANY tasks of at most a quarter of the task ring each: a task must fit in half
+   * the ring, and one read of a whole large folder would not (it was refused, and those peers never read).
+   */
+  private readChildren(folder: string, names: string[]): void {
+    const budget = this.config.bio.taskRingBytes / 4;
+    let batch: string[] = [];
+    let bytes = 0;
+    for (const name of names) {
+      const n = 4 + Buffer.byteLength(name, 'utf8');
+      if (batch.length > 0 && bytes + n > budget) {
+        this.queue(Cmd.GET_MANY, folder, '', batch, (a) => this.onReadDone(a));
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(name);
+      bytes += n;
+    }
+    if (batch.length > 0) this.queue(Cmd.GET_MANY, folder, '', batch, (a) => this.onReadDone(a));
   }
 
   private onReadDone(ack: BioRecord): void {
@@ -368,8 +389,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       case Cmd.EV_DATA_CHANGED: {
         const type = this.typeOfFolder(parentOf(ack.path));
         // A data change of a type folder itself is no node's data (kimserver's defect 8): ignore it.
-        if (type)
-          this.queue(Cmd.GET_MANY, parentOf(ack.path), '', [nameOf(ack.path)], (a) => this.onReadDone(a));
+        if (type) this.readChildren(parentOf(ack.path), [nameOf(ack.path)]);
         break;
       }
       case Cmd.EV_DELETED: {
