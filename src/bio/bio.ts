@@ -192,6 +192,15 @@ export class Bio extends EventEmitter<BioEvents> {
     while (this.drainSlice() > 0);
   }
 
+  /**
+   * Kills the bio thread the hard way, as a fatal error inside it would: for fault tests only. The Bio then
+   * behaves as after any crash (in-flight and queued tasks acked WorkerCrashed, 'crash', restart). A thread
+   * that is terminated loses its sockets with it, so a ZooKeeper session it held lingers until it times out.
+   */
+  async terminateWorkerForTesting(): Promise<void> {
+    await Promise.all(this.pool.threads.map((t) => t.terminate()));
+  }
+
   private launchWorker(): void {
     const generation = ++this.generation;
     const data: BioWorkerData = {

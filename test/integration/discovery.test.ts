@@ -3,16 +3,14 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { CreateMode } from 'node-zookeeper-client';
-import { parseConfig } from '../../src/discovery/config.js';
-import { ZkClient } from '../../src/discovery/zk_client.js';
-import { createLogger } from '../../src/log.js';
 import type { ZkNode } from '../../src/nodes/validate.js';
 import { connectPeer, eventually, type PeerClient, peerJson } from '../support/peer-client.js';
+import { gateConfig as baseConfig, Clients } from '../support/zk-client.js';
 import { startZk, type ZkHandle } from '../support/zk-server.js';
 
 let zk: ZkHandle;
 let peer: PeerClient;
-const clients: ZkClient[] = [];
+const clients = new Clients();
 
 before(async () => {
   zk = await startZk({ local: true });
@@ -20,37 +18,14 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all(clients.map((c) => c.stop()));
+  await clients.stopAll();
   peer?.close();
   await zk?.stop();
 });
 
-function gateConfig(extra: Record<string, unknown> = {}, zookeeper: Record<string, unknown> = {}) {
-  return parseConfig({
-    server_name: 'kimserver',
-    node_type: 'gate',
-    node_host: '127.0.0.1',
-    node_port: 3355,
-    worker_cnt: 2,
-    ...extra,
-    zookeeper: {
-      servers: zk.connectString,
-      session_timeout: 4000,
-      nodes: { root: '/kimserver/nodes', subscribe_node_type: ['gate', 'logic'] },
-      payload: { root: '/kimserver/payload' },
-      log_level: 'silent',
-      ...zookeeper,
-    },
-  });
-}
-
-async function startClient(config = gateConfig()): Promise<ZkClient> {
-  const client = new ZkClient(config, { logger: createLogger({ level: 'silent' }) });
-  clients.push(client);
-  await client.start();
-  await client.ready(15_000);
-  return client;
-}
+const gateConfig = (extra: Record<string, unknown> = {}, zookeeper: Record<string, unknown> = {}) =>
+  baseConfig(zk.connectString, extra, zookeeper);
+const startClient = (config = gateConfig()) => clients.start(config);
 
 test('registration: kimserver layout and JSON, visible to an independent client, payload beside it', async () => {
   const client = await startClient();

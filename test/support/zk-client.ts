@@ -1,0 +1,76 @@
+// ZkClient set-up shared by the integration and fault tests: a kimserver-style config pointed at a test
+// ensemble, clients that are remembered so after() can stop every one, and a logger whose lines are kept.
+import { Writable } from 'node:stream';
+import type { Logger } from 'pino';
+import { parseConfig, type ZkbioConfig } from '../../src/discovery/config.js';
+import { ZkClient, type ZkClientOptions } from '../../src/discovery/zk_client.js';
+import { createLogger, type LogLevel } from '../../src/log.js';
+
+/** A gate node at 127.0.0.1:3355 subscribing to gate and logic; `extra` and `zookeeper` override fields. */
+export function gateConfig(
+  servers: string,
+  extra: Record<string, unknown> = {},
+  zookeeper: Record<string, unknown> = {},
+): ZkbioConfig {
+  return parseConfig({
+    server_name: 'kimserver',
+    node_type: 'gate',
+    node_host: '127.0.0.1',
+    node_port: 3355,
+    worker_cnt: 2,
+    ...extra,
+    zookeeper: {
+      servers,
+      session_timeout: 4000,
+      nodes: { root: '/kimserver/nodes', subscribe_node_type: ['gate', 'logic'] },
+      payload: { root: '/kimserver/payload' },
+      log_level: 'silent',
+      ...zookeeper,
+    },
+  });
+}
+
+/** Starts ZkClients and stops them all in after(). */
+export class Clients {
+  private readonly all: ZkClient[] = [];
+
+  /** Starts a client; by default waits until it is registered and has listed every type. */
+  async start(
+    config: ZkbioConfig,
+    opts: ZkClientOptions & { ready?: boolean; readyMs?: number } = {},
+  ): Promise<ZkClient> {
+    const client = new ZkClient(config, { logger: createLogger({ level: 'silent' }), ...opts });
+    this.all.push(client);
+    await client.start();
+    if (opts.ready !== false) await client.ready(opts.readyMs ?? 15_000);
+    return client;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.all.map((c) => c.stop()));
+  }
+}
+
+export interface CapturedLog {
+  logger: Logger;
+  /** Every line so far, parsed. */
+  lines(): Record<string, unknown>[];
+  /** Every line so far, raw. */
+  text(): string;
+}
+
+/** A zkbio logger (redaction included) whose JSON lines are kept in memory. */
+export function captureLog(level: LogLevel = 'debug'): CapturedLog {
+  const raw: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      raw.push(...String(chunk).split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return {
+    logger: createLogger({ level, destination }),
+    lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>),
+    text: () => raw.join('\n'),
+  };
+}
