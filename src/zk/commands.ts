@@ -23,6 +23,8 @@ export const Cmd = {
   GET_MANY: 4,
   /** path, value: set a node's data (the payload report). */
   SET_DATA: 5,
+  /** path: leave an exists watch on a node (the own registration, so its deletion is seen). */
+  WATCH: 7,
 
   /** Event: session state. value = SessionEvent name, result = session id (hex), errName = detail. */
   EV_SESSION: 20,

@@ -123,7 +123,22 @@ export default function createZkHandler(ctx: BioHandlerContext): BioHandler {
       payload: { parentPath: payloadFolder, data: payloadData },
     });
     if (path !== predicted) await s.set(path, dataFor(path));
+    await dropStalePayloads(s, payloadFolder, namePrefix, path);
     task.result = path;
+  }
+
+  /**
+   * Deletes this session's other payload nodes: one is left behind when the own node was deleted from outside
+   * and registered again under a new sequence number in the same session.
+   */
+  async function dropStalePayloads(s: ZkSession, folder: string, namePrefix: string, ownPath: string): Promise<void> {
+    const keep = ownPath.slice(ownPath.lastIndexOf('/') + 1);
+    const { children } = await s.getChildren(folder);
+    for (const name of children) {
+      if (name === keep || !name.startsWith(namePrefix)) continue;
+      const stat = await s.exists(`${folder}/${name}`);
+      if (stat?.ephemeralOwner === s.sessionId) await s.delete(`${folder}/${name}`).catch(() => {});
+    }
   }
 
   async function list(task: BioRecord): Promise<void> {
@@ -172,6 +187,9 @@ export default function createZkHandler(ctx: BioHandlerContext): BioHandler {
             return await getMany(task);
           case Cmd.SET_DATA:
             await live().set(task.path, task.value);
+            return;
+          case Cmd.WATCH:
+            await live().exists(task.path, true);
             return;
           default:
             throw new ZkError(ZBADARGUMENTS, `unknown task command ${task.cmd}`);
