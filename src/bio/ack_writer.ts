@@ -1,10 +1,14 @@
 /**
  * The worker's single writer into the ack ring. Acks and events go out in the order they are written; when
  * the ring is full they wait in a backlog (never dropped) and a flusher waits for room on the ring's doorbell.
+ * A record that could never fit is shrunk to a RecordTooLarge failure rather than thrown: a throw here would
+ * kill the thread (or, from the flusher, strand every later ack), and what it carries comes from ZooKeeper,
+ * where any peer can make a node's data or a folder's listing as large as it likes.
  */
 import { monoNow } from '../clock.js';
 import { type BioRecord, encodedSize, tryPushRecord } from '../ring/codec.js';
 import type { ByteRing } from '../ring/ring.js';
+import { BioError, bioErrorName } from './protocol.js';
 
 export class AckWriter {
   private readonly backlog: BioRecord[] = [];
@@ -15,6 +19,8 @@ export class AckWriter {
   /** Stamps `doneAt` and queues the record. Resolves once it is in the ring, so a task loop feels backpressure. */
   write(record: BioRecord): Promise<void> {
     record.doneAt = monoNow();
+    const size = encodedSize(record);
+    if (size > this.ring.maxRecordBytes) shrink(record, size, this.ring.maxRecordBytes);
     if (this.backlog.length === 0 && tryPushRecord(this.ring, record)) return Promise.resolve();
     this.backlog.push(record);
     this.flushing ??= this.flush();
@@ -39,4 +45,15 @@ export class AckWriter {
     this.backlog.length = 0;
     this.flushing = null;
   }
+}
+
+/** Turns a record too large for the ring into a small failure with the same cmd, id and (cut) path. */
+function shrink(record: BioRecord, size: number, maxBytes: number): void {
+  // A UTF-16 unit takes at most 3 bytes; 128 bytes are left for the header and the other fields.
+  record.path = record.path.slice(0, Math.max(0, Math.floor((maxBytes - 128) / 3)));
+  record.value = '';
+  record.values = [];
+  record.error = BioError.RecordTooLarge;
+  record.errName = bioErrorName[BioError.RecordTooLarge];
+  record.result = String(size);
 }

@@ -10,12 +10,18 @@ export const BioError = {
   Cancelled: -901,
   /** The handler threw. errName carries the error's name. */
   HandlerError: -902,
+  /**
+   * The ack or event could never fit in the ack ring (a peer's data or a listing larger than half the ring):
+   * it crosses with its path only, result = its size, so that it is still acked, once, as a failure.
+   */
+  RecordTooLarge: -903,
 } as const;
 
 export const bioErrorName: Record<number, string> = {
   [BioError.WorkerCrashed]: 'WorkerCrashed',
   [BioError.Cancelled]: 'Cancelled',
   [BioError.HandlerError]: 'HandlerError',
+  [BioError.RecordTooLarge]: 'RecordTooLarge',
 };
 
 /** Int32 words of the control SharedArrayBuffer. */

@@ -29,7 +29,7 @@ import type { BioRecord } from '../ring/codec.js';
 import { Cmd, type SessionEvent } from '../zk/commands.js';
 import type { ZkHandlerOptions } from '../zk/handler.js';
 import type { ZkbioConfig } from './config.js';
-import { parsePeerData } from './peer.js';
+import { type PeerData, parsePeerData } from './peer.js';
 
 export interface ZkClientEvents {
   /** A node now serves in the table. */
@@ -446,13 +446,17 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     const folder = parentOf(ev.path);
     const type = this.typeOfFolder(folder);
     if (!type) return;
-    if (ev.error !== 0) {
+    // Data too large for the ack ring is bad data like any other too large: reading it again cannot help.
+    const tooLarge = ev.error === BioError.RecordTooLarge;
+    if (ev.error !== 0 && !tooLarge) {
       // ZNONODE: deleted since it was listed; the children watch reports it too.
       if (ev.errName === 'ZNONODE') this.nodes.delZkNode(ev.path);
       else this.resync(type);
       return;
     }
-    const peer = parsePeerData(ev.path, type, ev.value, this.config.zookeeper.maxNodeBytes);
+    const peer: PeerData = tooLarge
+      ? { ok: false, reason: 'too_large', detail: `${ev.result} bytes do not fit in the ack ring` }
+      : parsePeerData(ev.path, type, ev.value, this.config.zookeeper.maxNodeBytes);
     if (!peer.ok) {
       this.metrics.badPeerDataTotal.inc({ reason: peer.reason });
       if (!this.warnedPaths.has(ev.path)) {
