@@ -29,7 +29,7 @@ import type { BioRecord } from '../ring/codec.js';
 import { Cmd, type SessionEvent } from '../zk/commands.js';
 import type { ZkHandlerOptions } from '../zk/handler.js';
 import type { ZkbioConfig } from './config.js';
-import { type PeerData, parsePeerData } from './peer.js';
+import { type PeerData, type PeerDataReason, parsePeerData } from './peer.js';
 
 export interface ZkClientEvents {
   /** A node now serves in the table. */
@@ -446,8 +446,14 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     const folder = parentOf(ev.path);
     const type = this.typeOfFolder(folder);
     if (!type) return;
-    // Data too large for the ack ring is bad data like any other too large: reading it again cannot help.
+    // Data too large for the ack ring is bad data like any other too large, and a node whose ACL denies us
+    // reads (any peer may set one) is bad data too: reading either again cannot help, and a resync would
+    // read it again at once, in a loop.
     const tooLarge = ev.error === BioError.RecordTooLarge;
+    if (ev.errName === 'ZNOAUTH') {
+      this.badPeerData(ev.path, 'invalid', 'the node is not readable (ZNOAUTH): its ACL denies us');
+      return;
+    }
     if (ev.error !== 0 && !tooLarge) {
       // ZNONODE: deleted since it was listed; the children watch reports it too.
       if (ev.errName === 'ZNONODE') this.nodes.delZkNode(ev.path);
@@ -458,20 +464,21 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       ? { ok: false, reason: 'too_large', detail: `${ev.result} bytes do not fit in the ack ring` }
       : parsePeerData(ev.path, type, ev.value, this.config.zookeeper.maxNodeBytes);
     if (!peer.ok) {
-      this.metrics.badPeerDataTotal.inc({ reason: peer.reason });
-      if (!this.warnedPaths.has(ev.path)) {
-        this.warnedPaths.add(ev.path);
-        this.logger.warn(
-          { path: ev.path, reason: peer.reason, detail: peer.detail },
-          'skipping bad peer data',
-        );
-      }
-      // A node that turned bad no longer serves: its last good data is stale.
-      this.nodes.delZkNode(ev.path);
+      this.badPeerData(ev.path, peer.reason, peer.detail);
       return;
     }
     this.warnedPaths.delete(ev.path);
     this.nodes.upsert(peer.node);
+  }
+
+  private badPeerData(path: string, reason: PeerDataReason, detail: string): void {
+    this.metrics.badPeerDataTotal.inc({ reason });
+    if (!this.warnedPaths.has(path)) {
+      this.warnedPaths.add(path);
+      this.logger.warn({ path, reason, detail }, 'skipping bad peer data');
+    }
+    // A node that turned bad no longer serves: its last good data is stale.
+    this.nodes.delZkNode(path);
   }
 
   private onBioCrash(): void {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CreateMode } from 'node-zookeeper-client';
+import zookeeper, { CreateMode } from 'node-zookeeper-client';
 import pino from 'pino';
 import { Bio } from '../../src/bio/bio.js';
 import type { BioRecord } from '../../src/ring/codec.js';
@@ -73,6 +73,31 @@ test('peer data larger than the ack ring allows is skipped as too large: no cras
   await eventually('the fixed peer arrives', () => client.nodes.get(huge)?.port === 5001);
   await client.stop();
   for (const p of [over, huge, good]) await peer.remove(p);
+});
+
+test('a peer node whose ACL denies reads is skipped as bad data, without a resync loop', async () => {
+  const folder = '/locked/nodes/logic';
+  await peer.mkdirp(folder);
+  const client = await clients.start(
+    gateConfig(zk.connectString, {}, { nodes: { root: '/locked/nodes', subscribe_node_type: ['logic'] } }),
+  );
+  const locked = `${folder}/locked-logic`;
+  const good = `${folder}/good-logic`;
+  const denyAll = [new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('digest', 'x:AAAA'))];
+  await peer.create(locked, peerJson(locked, 'logic', 5100), CreateMode.PERSISTENT, denyAll);
+  await peer.create(good, peerJson(good, 'logic', 5101), CreateMode.PERSISTENT);
+  await eventually('the good peer arrives', () => client.nodes.get(good) !== undefined);
+  await eventually('the locked peer counted as bad data', async () =>
+    /zkbio_bad_peer_data_total\{reason="invalid"\} [1-9]/.test(await client.metrics.render()),
+  );
+  const lists = counter(await client.metrics.render(), 'zkbio_tasks_total\\{cmd="LIST"\\}');
+  await new Promise((r) => setTimeout(r, 1000));
+  const listsLater = counter(await client.metrics.render(), 'zkbio_tasks_total\\{cmd="LIST"\\}');
+  assert.ok(listsLater - lists <= 1, `${listsLater - lists} more listings in 1 s: a resync loop`);
+  assert.equal(client.nodes.get(locked), undefined);
+  assert.ok(client.healthy);
+  await client.stop();
+  await peer.remove(good);
 });
 
 /** A Bio over the real ZooKeeper handler, connected; returns a function that runs one task to its ack. */
