@@ -21,9 +21,7 @@ export type PeerCommand =
   | { op: 'mkdirp'; path: string }
   | { op: 'join' | 'change' | 'leave'; gapMs: number; report: boolean };
 
-export type PeerReply =
-  | { ok: true; times?: [path: string, t: number][] }
-  | { ok: false; error: string };
+export type PeerReply = { ok: true; times?: [path: string, t: number][] } | { ok: false; error: string };
 
 /** Peers ask for this session timeout; the bench's server grants 1-10 s. */
 const SESSION_TIMEOUT_MS = 4000;
@@ -79,7 +77,7 @@ function mkdirp(path: string): Promise<void> {
 /** One peer's step; resolves with the completion time. */
 function step(op: 'join' | 'change' | 'leave', peer: Peer): Promise<number> {
   return new Promise((resolve, reject) => {
-    const done = (err: Error | null | undefined) => (err ? reject(err) : resolve(monoNow()));
+    const done = (err: unknown) => (err ? reject(err) : resolve(monoNow()));
     if (op === 'join') {
       peer.path = `${folder}/peer-${peer.port}`;
       const data = Buffer.from(peerJson(peer.path, 'peer', peer.port));
