@@ -3,9 +3,10 @@
  *
  * addCmdTask() encodes a task into the task ring and returns at once; the bio thread runs tasks one at a
  * time and writes one ack each into the ack ring; the main loop drains at most `maxAcksPerTick` acks per
- * slice into `processAck`. Two drains run together and share that limit: a repeating timer (the backstop,
- * and the only one in timer mode) and, in doorbell mode, a loop woken through Atomics.waitAsync that
- * yields to the event loop (setImmediate) between full slices, so a burst never stalls the server.
+ * slice into `processAck`, and ends a slice early once it has run `maxSliceMs`. Two drains run together and
+ * share those limits: a repeating timer (the backstop, and the only one in timer mode) and, in doorbell mode,
+ * a loop woken through Atomics.waitAsync that yields to the event loop (setImmediate) between full slices,
+ * so a burst never stalls the server.
  *
  * Exactly one ack per task: `pending` holds every task the worker has not acked yet. When the worker dies,
  * its acks still in the ring are taken first, then every pending task gets a WorkerCrashed ack; on stop(),
@@ -41,6 +42,12 @@ export interface BioOptions {
   processAck: (ack: BioRecord) => void;
   /** At most this many acks per drain slice. Default 100, as kimserver. */
   maxAcksPerTick?: number;
+  /**
+   * A slice also ends once it has run this long, ms (checked between acks, so it overshoots by at most one
+   * ack). The count alone bounds a slice only while acks are cheap: at 1,000 peers one node-table change costs
+   * about 0.5 ms, so a slice of 100 removals held the main loop for ~50 ms (bench/discovery's storm). Default 1.
+   */
+  maxSliceMs?: number;
   /** Period of the repeating drain timer, ms. Default 1 in timer mode, 10 as the doorbell's backstop. */
   tickMs?: number;
   /** Wake the main loop through Atomics.waitAsync when acks arrive. Default true (see bench/ack-drain). */
@@ -72,6 +79,7 @@ const RESTART_MAX_MS = 5000;
 
 export class Bio extends EventEmitter<BioEvents> {
   readonly maxAcksPerTick: number;
+  readonly maxSliceMs: number;
   private readonly opts: BioOptions;
   private readonly logger: Logger;
   private readonly pool: Piscina;
@@ -96,6 +104,7 @@ export class Bio extends EventEmitter<BioEvents> {
     super();
     this.opts = opts;
     this.maxAcksPerTick = opts.maxAcksPerTick ?? 100;
+    this.maxSliceMs = opts.maxSliceMs ?? 1;
     this.logger = opts.logger ?? pino({ level: 'warn' });
     this.taskRing = new ByteRing(ByteRing.allocate(opts.taskRingBytes ?? 1 << 20));
     this.ackRing = new ByteRing(ByteRing.allocate(opts.ackRingBytes ?? 4 << 20));
@@ -298,11 +307,15 @@ export class Bio extends EventEmitter<BioEvents> {
     this.pending.clear();
   }
 
-  /** One slice: at most maxAcksPerTick acks, the backlog's first. Returns how many were applied. */
+  /**
+   * One slice: at most maxAcksPerTick acks, the backlog's first, and no more once maxSliceMs has passed.
+   * Returns how many were applied.
+   */
   private drainSlice(): number {
     const max = this.maxAcksPerTick;
+    const deadline = monoNow() + this.maxSliceMs;
     let n = 0;
-    while (n < max && this.backlogHead < this.backlog.length) {
+    while (n < max && this.backlogHead < this.backlog.length && (n === 0 || monoNow() < deadline)) {
       this.apply(this.backlog[this.backlogHead++]);
       n++;
     }
@@ -310,7 +323,8 @@ export class Bio extends EventEmitter<BioEvents> {
       this.backlog = [];
       this.backlogHead = 0;
     }
-    if (n < max) n += this.ackRing.drain(max - n, this.visitAck);
+    // One ack per ring drain, so that the slice can end at its deadline between any two acks.
+    while (n < max && (n === 0 || monoNow() < deadline) && this.ackRing.drain(1, this.visitAck) === 1) n++;
     return n;
   }
 
