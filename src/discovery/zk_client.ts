@@ -262,8 +262,8 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
           this.registerFailures = 0;
           this.metrics.registrationsTotal.inc();
           this.logger.info({ path: ack.result, sessionId }, 'registered');
-          this.setState(this._state); // healthy may have changed
           this.emit('registered', ack.result);
+          this.watchSelf();
           return;
         }
         if (ack.error === BioError.Cancelled || ack.error === BioError.WorkerCrashed) return;
@@ -274,6 +274,11 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
         });
       },
     );
+  }
+
+  /** An exists watch on the own node: if anyone deletes it, the node registers again at once. */
+  private watchSelf(): void {
+    if (this._self) this.queue(Cmd.WATCH, this._self, '', [], () => {});
   }
 
   private list(type: string): void {
@@ -390,9 +395,15 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
         const type = this.typeOfFolder(parentOf(ack.path));
         // A data change of a type folder itself is no node's data (kimserver's defect 8): ignore it.
         if (type) this.readChildren(parentOf(ack.path), [nameOf(ack.path)]);
+        if (ack.path === this._self) this.watchSelf(); // that change used up the own node's watch
         break;
       }
       case Cmd.EV_DELETED: {
+        if (ack.path === this._self) {
+          this.logger.warn({ path: ack.path }, 'own registration deleted from outside; registering again');
+          this._self = null; // unhealthy until registered again
+          this.register();
+        }
         const folderType = this.typeOfFolder(ack.path);
         if (folderType)
           this.list(folderType); // the folder itself went: listing leaves an exists watch
@@ -419,6 +430,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
         }
         this.setState('CONNECTED');
         this.register();
+        this.watchSelf();
         for (const type of this.types.keys()) this.resync(type);
         return;
       }

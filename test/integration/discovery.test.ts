@@ -234,3 +234,46 @@ test('digest auth: nodes carry ACLs; an outsider can read but not register, chan
   }
   await client.stop();
 });
+
+test('stop() returns promptly while ZooKeeper is unreachable and the connect is still retrying', async () => {
+  const client = await clients.start(baseConfig('127.0.0.1:1', {}, { connect_timeout: 500 }), {
+    ready: false,
+  });
+  await eventually('retrying', async () =>
+    (await client.metrics.render()).includes('zkbio_tasks_total{cmd="CONNECT"} 1'),
+  );
+  await new Promise((r) => setTimeout(r, 700));
+  assert.equal(client.state, 'CONNECTING');
+  assert.equal(client.healthy, false);
+  const t0 = Date.now();
+  await client.stop();
+  assert.ok(Date.now() - t0 < 3000, `stop took ${Date.now() - t0} ms`);
+  assert.equal(client.state, 'CLOSED');
+});
+
+test('own node deleted from outside: registers again at once, and leaves one payload node', async () => {
+  const client = await startClient(
+    gateConfig(
+      { server_name: 'victim' },
+      { nodes: { root: '/kimserver/nodes', subscribe_node_type: ['logic'] } },
+    ),
+  );
+  const first = client.self as string;
+  const registered = new Promise<string>((resolve) => client.once('registered', resolve));
+  await peer.remove(first);
+  const second = await registered;
+  assert.notEqual(second, first);
+  assert.equal(client.self, second);
+  assert.ok(await peer.exists(second));
+  const payloads = (await peer.children('/kimserver/payload/gate')).filter((n) =>
+    n.startsWith('victim-gate'),
+  );
+  assert.deepEqual(payloads, [second.split('/').pop()], "the first registration's payload node was removed");
+  const json = JSON.parse((await peer.get(second)).data);
+  assert.equal(json.path, second);
+  // The new node is watched too.
+  const third = new Promise<string>((resolve) => client.once('registered', resolve));
+  await peer.remove(second);
+  assert.ok((await third).startsWith('/kimserver/nodes/gate/victim-gate'));
+  await client.stop();
+});
