@@ -406,9 +406,15 @@ export async function startZk(options: StartZkOptions = {}): Promise<ZkHandle> {
       return undefined;
     },
     async waitServing(timeoutMs = options.startTimeoutMs ?? 30000) {
+      const deadline = Date.now() + timeoutMs;
       await Promise.all(servers.filter((s) => s.isRunning).map((s) => s.waitServing(timeoutMs)));
-      // An ensemble member answers srvr with a mode only once it has a leader; check there is one.
-      if ((await this.leaderId()) === undefined) throw new Error('zookeeper: servers serve but none leads');
+      // An ensemble member answers srvr with a mode only once it has a leader, but right after the leader
+      // dies its followers still answer with their old mode for a moment: wait until one of them leads.
+      while ((await this.leaderId()) === undefined) {
+        if (Date.now() > deadline)
+          throw new Error(`zookeeper: servers serve but none leads after ${timeoutMs} ms`);
+        await sleep(100);
+      }
     },
     async stop() {
       await Promise.all(servers.map((s) => s.kill('SIGKILL')));
