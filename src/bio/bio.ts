@@ -92,6 +92,8 @@ export class Bio extends EventEmitter<BioEvents> {
   private backlog: BioRecord[] = [];
   private backlogHead = 0;
   private nextId = 1;
+  /** When the drain slice in progress must end (monoNow ms). */
+  private sliceDeadline = 0;
   private generation = 0;
   private crashTimes: number[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -313,9 +315,9 @@ export class Bio extends EventEmitter<BioEvents> {
    */
   private drainSlice(): number {
     const max = this.maxAcksPerTick;
-    const deadline = monoNow() + this.maxSliceMs;
+    this.sliceDeadline = monoNow() + this.maxSliceMs;
     let n = 0;
-    while (n < max && this.backlogHead < this.backlog.length && (n === 0 || monoNow() < deadline)) {
+    while (n < max && this.backlogHead < this.backlog.length && (n === 0 || monoNow() < this.sliceDeadline)) {
       this.apply(this.backlog[this.backlogHead++]);
       n++;
     }
@@ -323,15 +325,17 @@ export class Bio extends EventEmitter<BioEvents> {
       this.backlog = [];
       this.backlogHead = 0;
     }
-    // One ack per ring drain, so that the slice can end at its deadline between any two acks.
-    while (n < max && (n === 0 || monoNow() < deadline) && this.ackRing.drain(1, this.visitAck) === 1) n++;
+    if (n < max && (n === 0 || monoNow() < this.sliceDeadline))
+      n += this.ackRing.drain(max - n, this.visitAck);
     return n;
   }
 
-  private readonly visitAck = (buf: Buffer, off: number, len: number): void => {
+  /** Applies one ack from the ring; false once the slice's time is spent, which ends the drain there. */
+  private readonly visitAck = (buf: Buffer, off: number, len: number): boolean => {
     const ack = decode(buf, off, len);
     if (ack.id !== 0) this.pending.delete(ack.id);
     this.apply(ack);
+    return monoNow() < this.sliceDeadline;
   };
 
   private apply(ack: BioRecord): void {

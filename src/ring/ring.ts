@@ -44,8 +44,11 @@ const WRAP = -1;
 
 export type WaitResult = 'ok' | 'not-equal' | 'timed-out';
 
-/** Called once per drained record; `offset` and `length` locate the payload in `ring.buffer`, valid only during the call. */
-export type RecordVisitor = (buffer: Buffer, offset: number, length: number) => void;
+/**
+ * Called once per drained record; `offset` and `length` locate the payload in `ring.buffer`, valid only during
+ * the call. Returning `false` ends the drain after this record (e.g. when a time budget is spent).
+ */
+export type RecordVisitor = (buffer: Buffer, offset: number, length: number) => unknown;
 
 export class ByteRing {
   /** Allocates the shared memory for a ring of `capacity` data bytes (rounded up to a power of two). */
@@ -156,8 +159,8 @@ export class ByteRing {
   // ---- consumer side ----
 
   /**
-   * Hands up to `limit` records to `visit`, in order, then publishes the new head once. Returns how many
-   * records were visited. Never blocks. If `visit` throws, the records before the throwing one stay
+   * Hands up to `limit` records to `visit`, in order (fewer if it returns false), then publishes the new
+   * head once. Returns how many records were visited. Never blocks. If `visit` throws, the records before the throwing one stay
    * consumed and the throwing one is consumed too, so a poisoned record cannot wedge the ring.
    */
   drain(limit: number, visit: RecordVisitor): number {
@@ -177,7 +180,7 @@ export class ByteRing {
         const at = pos + HEADER;
         head = (head + HEADER + ((length + 3) & ~3)) | 0;
         n++;
-        visit(this.buffer, at, length);
+        if (visit(this.buffer, at, length) === false) break;
       }
     } finally {
       if (n > 0) {

@@ -11,7 +11,7 @@ import { EchoCmd } from '../fixtures/echo-handler.js';
 const HANDLER = new URL('../fixtures/echo-handler.js', import.meta.url);
 
 /** A Bio over the echo handler that records every ack, and which slice it came in. */
-function echoBio(opts: Partial<BioOptions> = {}) {
+function echoBio(opts: Partial<BioOptions> = {}, work: (ack: BioRecord) => void = () => {}) {
   const acks: BioRecord[] = [];
   const slices: number[] = [];
   let inSlice = 0;
@@ -20,6 +20,7 @@ function echoBio(opts: Partial<BioOptions> = {}) {
     logger: pino({ level: 'silent' }),
     ...opts,
     processAck: (ack) => {
+      work(ack);
       acks.push(ack);
       // A slice is everything applied in one run of the drain, before the next microtask checkpoint.
       if (inSlice++ === 0)
@@ -199,4 +200,17 @@ test('a full task ring throws QueueFullError and every queued task is still acke
   await until(() => taskAcks().length === ids.length);
   await bio.stop();
   assertExactlyOnce(taskAcks(), ids);
+});
+
+test('a slice also ends once maxSliceMs is spent, so slow acks cannot hold the loop', async () => {
+  const busy2ms = (ack: BioRecord) => {
+    const t = performance.now();
+    while (ack.cmd === EchoCmd.EVENT && performance.now() - t < 2);
+  };
+  const { bio, acks, slices, until } = echoBio({ maxSliceMs: 1 }, busy2ms);
+  await bio.start();
+  bio.addCmdTask(EchoCmd.EMIT, '/slow', '20');
+  await until(() => acks.length === 21);
+  await bio.stop();
+  assert.ok(Math.max(...slices) <= 2, `largest slice: ${Math.max(...slices)} acks of 2 ms each`);
 });
