@@ -131,7 +131,12 @@ export default function createZkHandler(ctx: BioHandlerContext): BioHandler {
    * Deletes this session's other payload nodes: one is left behind when the own node was deleted from outside
    * and registered again under a new sequence number in the same session.
    */
-  async function dropStalePayloads(s: ZkSession, folder: string, namePrefix: string, ownPath: string): Promise<void> {
+  async function dropStalePayloads(
+    s: ZkSession,
+    folder: string,
+    namePrefix: string,
+    ownPath: string,
+  ): Promise<void> {
     const keep = ownPath.slice(ownPath.lastIndexOf('/') + 1);
     const { children } = await s.getChildren(folder);
     for (const name of children) {
