@@ -70,10 +70,10 @@ export async function runPrimary({ config, workers, listen, logger }: PrimaryOpt
     });
   }, 1000);
 
-  const stop = async (signal: string) => {
+  const stop = async (reason: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'stopping');
+    logger.info({ reason }, 'stopping');
     clearInterval(report);
     server?.close();
     server?.closeAllConnections();
@@ -81,8 +81,10 @@ export async function runPrimary({ config, workers, listen, logger }: PrimaryOpt
     share.close();
     await client.stop();
     logger.info('stopped');
-    process.exit(0);
+    process.exit(exitCode);
   };
+  // Without discovery the node would serve a table that no longer follows ZooKeeper: exit, for a supervisor.
+  client.on('failed', () => void stop('bio thread failed', 1));
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 }

@@ -42,6 +42,8 @@ export interface ZkClientEvents {
   state: [state: SessionState, previous: SessionState];
   /** The own node was created (again, after an expiry). */
   registered: [path: string];
+  /** The bio thread kept crashing and the Bio gave up: discovery is CLOSED for good; restart the process. */
+  failed: [err: Error];
 }
 
 export interface ZkClientOptions {
@@ -59,6 +61,10 @@ interface TypeWatch {
   listAgain: boolean;
   /** The next listing reads every child, not just the new ones (watches were lost or events merged). */
   fullResync: boolean;
+  /** Failed lists or reads in a row: the next retry waits 200 ms doubling to 5 s, so a lasting error cannot spin. */
+  failures: number;
+  /** A retry is scheduled; more failures meanwhile wait for it. */
+  retrying: boolean;
 }
 
 const HANDLER_URL = new URL('../zk/handler.js', import.meta.url);
@@ -104,6 +110,8 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
         listing: false,
         listAgain: false,
         fullResync: true,
+        failures: 0,
+        retrying: false,
       });
       this.countServed(type, this.nodes.list(type).length);
     }
@@ -126,6 +134,12 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       logger: this.logger.child({ component: 'bio' }),
     });
     this.bio.on('crash', () => this.onBioCrash());
+    this.bio.on('failed', (err) => {
+      this.logger.fatal({ err }, 'the bio thread kept crashing; discovery has stopped');
+      this._self = null;
+      this.setState('CLOSED');
+      this.emit('failed', err);
+    });
     this.metrics.ringCapacityBytes.set({ ring: 'task' }, config.bio.taskRingBytes);
     this.metrics.ringCapacityBytes.set({ ring: 'ack' }, config.bio.ackRingBytes);
     this.metrics.setSessionState(this._state);
@@ -297,6 +311,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     if (ack.error === 0 || ack.errName === 'ZNONODE') {
       // A missing folder has no children: the handler left an exists watch on it.
       const names = ack.error === 0 ? ack.values : [];
+      t.failures = 0;
       const diff = this.nodes.applyChildren(type, names);
       const toRead = t.fullResync ? names : diff.added.map((p) => p.slice(t.folder.length + 1));
       t.fullResync = false;
@@ -304,8 +319,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     } else if (ack.error !== BioError.Cancelled && ack.error !== BioError.WorkerCrashed) {
       // Connection loss and the like: the reconnect resyncs; otherwise try again shortly.
       this.logger.warn({ type, error: ack.errName, detail: ack.result }, 'listing a node type failed');
-      t.fullResync = true;
-      this.later(RETRY_MIN_MS, () => this.list(type));
+      this.retryType(type);
       return;
     }
     if (t.listAgain) {
@@ -342,8 +356,21 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
         'reading children failed; resyncing the type',
       );
       const type = this.typeOfFolder(ack.path);
-      if (type) this.resync(type);
+      if (type) this.retryType(type);
     }
+  }
+
+  /** A full resync of `type` after a failure, with backoff; one retry pending per type at a time. */
+  private retryType(type: string): void {
+    const t = this.types.get(type);
+    if (!t || t.retrying) return;
+    t.retrying = true;
+    t.fullResync = true;
+    const delay = Math.min(RETRY_MIN_MS * 2 ** t.failures++, RETRY_MAX_MS);
+    this.later(delay, () => {
+      t.retrying = false;
+      this.resync(type);
+    });
   }
 
   /** Lists a type again and reads every child, re-arming every watch. */
@@ -469,7 +496,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     if (ev.error !== 0 && !tooLarge) {
       // ZNONODE: deleted since it was listed; the children watch reports it too.
       if (ev.errName === 'ZNONODE') this.nodes.delZkNode(ev.path);
-      else this.resync(type);
+      else this.retryType(type);
       return;
     }
     const peer: PeerData = tooLarge
