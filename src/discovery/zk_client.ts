@@ -213,21 +213,19 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     value: string,
     values: string[],
     done: (ack: BioRecord) => void,
-  ): boolean {
+  ): void {
     try {
       const id = this.bio.addCmdTask(cmd, path, value, values);
       this.onAck.set(id, done);
       this.metrics.tasksTotal.inc({ cmd: cmdName(cmd) });
-      return true;
     } catch (err) {
       if (!(err instanceof QueueFullError)) {
         if (!this.stopping)
           this.logger.error({ err, cmd: cmdName(cmd), path }, 'could not queue a ZooKeeper task');
-        return false;
+        return;
       }
       this.metrics.queueFullTotal.inc();
       this.later(10, () => this.queue(cmd, path, value, values, done));
-      return true;
     }
   }
 
