@@ -11,6 +11,7 @@ import { aclsForAuth, type ZkAcl } from './acl.js';
 import {
   toZkError,
   ZAPIERROR,
+  ZAUTHFAILED,
   ZCALLTIMEOUT,
   ZCLOSING,
   ZCONNECTIONLOSS,
@@ -212,6 +213,12 @@ export class ZkSession {
   private readonly watcher = (event: zookeeper.Event): void => {
     this.emit({ type: 'watch', kind: WATCH_KINDS[event.type], path: event.path });
   };
+  /**
+   * Each call still waiting for its answer, by the function that settles it. On expiry the library fails only
+   * the requests it had sent; one queued while it was reconnecting is never answered, and would hold the Bio
+   * worker (which awaits one call at a time) for a whole callTimeoutMs before it could open a new session.
+   */
+  private readonly waiting = new Set<(err: unknown) => void>();
 
   constructor(options: ZkSessionOptions) {
     if (options.auth !== undefined) aclsForAuth(options.auth); // validates "user:password" up front
@@ -381,6 +388,10 @@ export class ZkSession {
     const level = state === 'connected' ? 'info' : 'warn';
     this.log[level]({ sessionId: this.sessionId, state }, 'session state');
     this.emit({ type: 'state', state, sessionId: this.sessionId });
+    if (state === 'expired' || state === 'authFailed') {
+      const code = state === 'expired' ? ZSESSIONEXPIRED : ZAUTHFAILED;
+      for (const settle of [...this.waiting]) settle(new ZkError(code, `session ${state} while waiting`));
+    }
   }
 
   private emit(event: ZkEvent): void {
@@ -411,15 +422,18 @@ export class ZkSession {
       let settled = false;
       const timer = setTimeout(() => {
         settled = true;
+        this.waiting.delete(done);
         reject(new ZkError(ZCALLTIMEOUT, `${what} got no answer within ${ms} ms`, path));
       }, ms);
       const done = (err: unknown, value?: T) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        this.waiting.delete(done);
         if (err) reject(toZkError(err, path));
         else resolve(value as T);
       };
+      this.waiting.add(done);
       try {
         run(client, done);
       } catch (err) {

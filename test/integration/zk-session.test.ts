@@ -335,6 +335,23 @@ test('expired state makes calls fail with ZSESSIONEXPIRED', async () => {
   assert.equal(await codeOf(s.get('/')), ZSESSIONEXPIRED);
 });
 
+test('a call still waiting when the session expires fails at once, not after its call timeout', async () => {
+  // The library fails only the requests it has sent; one queued while it reconnects is never answered (seen
+  // in bench/soak: the Bio worker stalled a whole call timeout after each expiry). A paused socket stands in
+  // for the answer that never comes.
+  const { s } = await open({ callTimeoutMs: 10_000 });
+  const client = (s as unknown as { client: { emit(e: string, v: unknown): void } }).client;
+  const cm = (s as unknown as { client: { connectionManager: { socket: import('node:net').Socket } } }).client
+    .connectionManager;
+  cm.socket.pause();
+  const waiting = s.get('/');
+  const zkLib = (await import('node-zookeeper-client')).default;
+  const t0 = Date.now();
+  client.emit('state', zkLib.State.EXPIRED);
+  assert.equal(await codeOf(waiting), ZSESSIONEXPIRED);
+  assert.ok(Date.now() - t0 < 1000, `failed after ${Date.now() - t0} ms`);
+});
+
 test('protected create: a lost reply leaves exactly one registration, and its payload', {
   timeout: 30000,
 }, async () => {
