@@ -424,7 +424,8 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
         break;
       }
       case Cmd.EV_DELETED: {
-        if (ack.path === this._self) {
+        // stop() closing the session deletes the own node too: that is no reason to warn or register again.
+        if (ack.path === this._self && !this.stopping) {
           this.logger.warn({ path: ack.path }, 'own registration deleted from outside; registering again');
           this._self = null; // unhealthy until registered again
           this.register();
