@@ -1,0 +1,193 @@
+// Deferred ring work under churn: adds, removes, changes and lookups interleaved in random order must
+// answer at every lookup exactly like a ring rebuilt from scratch, in insertion order, from the members
+// present then (for each point value, the member inserted first among those present wins).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import type { NodesStep, ZkNode } from '../../src/index.js';
+import { Nodes } from '../../src/index.js';
+import { Ring } from '../../src/nodes/ring.js';
+import { memberId, vnodePoints } from '../../src/nodes/vnodes.js';
+
+/** The reference: first point >= h of a ring rebuilt from members in insertion order, wrapping. */
+function referenceFind<T>(
+  members: readonly { points: Iterable<number>; owner: T }[],
+  h: number,
+): T | undefined {
+  const winner = new Map<number, T>();
+  for (const m of members) for (const p of m.points) if (!winner.has(p)) winner.set(p, m.owner);
+  const points = [...winner.keys()].sort((a, b) => a - b);
+  if (points.length === 0) return undefined;
+  return winner.get(points.find((p) => p >= h) ?? points[0]);
+}
+
+// Few distinct values, so members collide often, spread over buckets and both ends of the range.
+const POINTS = [
+  0, 1, 2, 3, 5, 8, 0xfffe, 0xffff, 0x10000, 0x10001, 0x12345678, 0x80000000, 0x8000ffff, 0xfffffffe,
+  0xffffffff,
+];
+const PROBES = [...new Set(POINTS.flatMap((p) => [p, p + 1, p - 1]))].filter(
+  (p) => p >= 0 && p <= 0xffffffff,
+);
+
+test('Ring: interleaved inserts, removals, changes and lookups answer like a ring rebuilt from scratch', () => {
+  const pointsArb = fc
+    .array(fc.constantFrom(...POINTS), { minLength: 1, maxLength: 12 })
+    .map((a) => Uint32Array.from(a).sort());
+  const opArb = fc.oneof(
+    fc.record({ add: pointsArb }),
+    fc.record({ remove: fc.nat() }),
+    fc.record({ change: fc.tuple(fc.nat(), pointsArb) }),
+    fc.record({ lookup: fc.constantFrom(...PROBES) }),
+  );
+  fc.assert(
+    fc.property(fc.array(opArb, { maxLength: 60 }), (ops) => {
+      const ring = new Ring(4);
+      // Live members in insertion order; freed slots are reused last-freed first, as the table does.
+      let live: { points: Uint32Array; owner: number }[] = [];
+      const free: number[] = [];
+      let nextSlot = 0;
+      const add = (points: Uint32Array) => {
+        const owner = free.length > 0 ? free.pop()! : nextSlot++;
+        ring.insert(points, owner);
+        live.push({ points, owner });
+      };
+      const remove = (pick: number) => {
+        const m = live[pick % live.length];
+        ring.remove(m.points, m.owner);
+        live = live.filter((x) => x !== m);
+        free.push(m.owner);
+      };
+      for (const op of ops) {
+        if ('add' in op) add(op.add);
+        else if ('remove' in op) {
+          if (live.length > 0) remove(op.remove);
+        } else if ('change' in op) {
+          // New ring data: the old member leaves and a new one joins as the newest insert.
+          if (live.length > 0) remove(op.change[0]);
+          add(op.change[1]);
+        } else {
+          assert.equal(ring.find(op.lookup), referenceFind(live, op.lookup) ?? -1);
+          assert.equal(
+            ring.length,
+            live.reduce((n, m) => n + m.points.length, 0),
+          );
+        }
+      }
+      for (const h of PROBES) assert.equal(ring.find(h), referenceFind(live, h) ?? -1);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+// A small world of paths, servers (host:port) and types, so that paths shadow each other, servers
+// change type and worker count, and members come and go in every order.
+const PATHS = ['/kimserver/nodes/n1', '/kimserver/nodes/n2', '/kimserver/nodes/n3', '/kimserver/nodes/n4'];
+const TYPES = ['gate', 'logic'];
+const VNODES = 4;
+
+const nodeArb = fc.record({
+  path: fc.constantFrom(...PATHS),
+  type: fc.constantFrom(...TYPES),
+  host: fc.constantFrom('10.0.0.1', '10.0.0.2'),
+  port: fc.constantFrom(3000, 3001),
+  worker_cnt: fc.integer({ min: 1, max: 3 }),
+  active_time: fc.integer({ min: 0, max: 2 }),
+});
+
+const serverKey = (n: ZkNode) => `${n.host}:${n.port}`;
+const sameRingData = (a: ZkNode, b: ZkNode) =>
+  a.type === b.type && a.host === b.host && a.port === b.port && a.worker_cnt === b.worker_cnt;
+
+/**
+ * The table's documented semantics, naively: per host:port the newest active_time serves (a tie goes
+ * to the greater path); a server whose serving ring data changes leaves the ring order and rejoins at
+ * its end, after the servers that left in the same write.
+ */
+class Reference {
+  readonly entries = new Map<string, ZkNode>();
+  /** Ring members by server, in insertion order. */
+  order: { key: string; node: ZkNode }[] = [];
+
+  write(path: string, next: ZkNode | undefined): void {
+    const prev = this.entries.get(path);
+    const keys = [...new Set([prev, next].filter((n) => n !== undefined).map(serverKey))];
+    if (next) this.entries.set(path, next);
+    else this.entries.delete(path);
+    const joins: { key: string; node: ZkNode }[] = [];
+    for (const key of keys) {
+      let serving: ZkNode | undefined;
+      for (const n of this.entries.values()) {
+        if (serverKey(n) !== key) continue;
+        if (
+          !serving ||
+          n.active_time > serving.active_time ||
+          (n.active_time === serving.active_time && n.path > serving.path)
+        )
+          serving = n;
+      }
+      const cur = this.order.find((g) => g.key === key);
+      if (cur && serving && sameRingData(cur.node, serving)) continue;
+      this.order = this.order.filter((g) => g !== cur);
+      if (serving) joins.push({ key, node: serving });
+    }
+    this.order.push(...joins);
+  }
+
+  members(type: string): { points: Uint32Array; owner: string }[] {
+    return this.order
+      .filter((g) => g.node.type === type)
+      .flatMap(({ node: n }) =>
+        Array.from({ length: n.worker_cnt }, (_, i) => {
+          const owner = memberId(n.host, n.port, i + 1);
+          return { points: vnodePoints(owner, VNODES), owner };
+        }),
+      );
+  }
+}
+
+/** Applies a primary's steps in order, as src/cluster does on a replica. */
+function follow(primary: Nodes): Nodes {
+  const replica = new Nodes({ vnodeCount: VNODES });
+  primary.on('step', (s: NodesStep) => {
+    if (s.op === 'set') replica.upsert(s.node);
+    else if (s.op === 'del') replica.delZkNode(s.path);
+  });
+  return replica;
+}
+
+test('Nodes: interleaved upserts, deletes and lookups answer like the reference at every lookup', () => {
+  const opArb = fc.oneof(
+    { weight: 4, arbitrary: fc.record({ set: nodeArb }) },
+    { weight: 2, arbitrary: fc.record({ del: fc.constantFrom(...PATHS) }) },
+    { weight: 2, arbitrary: fc.record({ lookup: fc.constantFrom(...TYPES) }) },
+  );
+  fc.assert(
+    fc.property(fc.array(opArb, { maxLength: 40 }), (ops) => {
+      const t = new Nodes({ vnodeCount: VNODES });
+      const replica = follow(t);
+      const ref = new Reference();
+      const check = (type: string) => {
+        const members = ref.members(type);
+        const probes = [0, 0xffffffff, ...members.flatMap((m) => [...m.points].flatMap((p) => [p, p + 1]))];
+        for (const h of probes) {
+          const want = referenceFind(members, h >>> 0);
+          assert.equal(t.getNodeByHash(type, h)?.id, want);
+          assert.equal(replica.getNodeByHash(type, h)?.id, want);
+        }
+        assert.equal(t.pointCount(type), members.length * VNODES);
+      };
+      for (const op of ops) {
+        if ('set' in op) {
+          assert.ok(t.upsert(op.set).ok);
+          ref.write(op.set.path, op.set);
+        } else if ('del' in op) {
+          t.delZkNode(op.del);
+          ref.write(op.del, undefined);
+        } else check(op.lookup);
+      }
+      for (const type of TYPES) check(type);
+    }),
+    { numRuns: 400 },
+  );
+});
