@@ -205,17 +205,22 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
     return { added, removed, change: this.#emit(change) };
   }
 
-  /** Deletes every entry. The version goes up, never back to 0. */
-  clear(): NodesChange {
-    const change = this.#newChange();
-    if (this.#entries.size === 0) return change;
-    for (const server of this.#servers.values()) if (server.serving) change.removed.push(server.serving);
+  /** Drops every entry, server, ring and member slot; the version is the caller's business. */
+  #empty(): void {
     this.#entries.clear();
     this.#servers.clear();
     this.#rings.clear();
     this.#members.length = 0;
     this.#memberPoints.length = 0;
     this.#freeSlots.length = 0;
+  }
+
+  /** Deletes every entry. The version goes up, never back to 0. */
+  clear(): NodesChange {
+    const change = this.#newChange();
+    if (this.#entries.size === 0) return change;
+    for (const server of this.#servers.values()) if (server.serving) change.removed.push(server.serving);
+    this.#empty();
     this.#version++;
     this.#step({ op: 'reset', version: this.#version });
     return this.#emit(change);
@@ -311,12 +316,7 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
     const change = this.#newChange();
     const versionBefore = this.#version;
     if (!same) {
-      this.#entries.clear();
-      this.#servers.clear();
-      this.#rings.clear();
-      this.#members.length = 0;
-      this.#memberPoints.length = 0;
-      this.#freeSlots.length = 0;
+      this.#empty();
       for (const n of parsed.nodes) {
         this.#entries.set(n.path, n);
         const key = serverKey(n);
