@@ -122,14 +122,15 @@ test('ZooKeeper down at start: the node stays up and unhealthy, retries with bac
   await client.stop();
 });
 
-test('each server killed and restarted in turn, the leader first: same session, table intact, later changes seen', async (t) => {
+/** `count` persistent logic peers, then a client that has them all; with the client's own session and states. */
+async function startWithPeers(prefix: string, count: number, basePort: number) {
   const p = await peer();
   await p.mkdirp(LOGIC);
   const expected = new Map<string, number>();
-  for (let i = 0; i < 3; i++) {
-    const path = `${LOGIC}/base${i}-logic`;
-    await p.create(path, peerJson(path, 'logic', 7000 + i), CreateMode.PERSISTENT);
-    expected.set(path, 7000 + i);
+  for (let i = 0; i < count; i++) {
+    const path = `${LOGIC}/${prefix}${i}-logic`;
+    await p.create(path, peerJson(path, 'logic', basePort + i), CreateMode.PERSISTENT);
+    expected.set(path, basePort + i);
   }
   const client = await clients.start(config());
   const self = client.self as string;
@@ -137,6 +138,11 @@ test('each server killed and restarted in turn, the leader first: same session, 
   const states: string[] = [];
   client.on('state', (s) => states.push(s));
   await eventually('initial peers in the table', () => sameTable(client, expected));
+  return { p, expected, client, self, session, states };
+}
+
+test('each server killed and restarted in turn, the leader first: same session, table intact, later changes seen', async (t) => {
+  const { p, expected, client, self, session, states } = await startWithPeers('base', 3, 7000);
 
   const leader = await zk.leaderId();
   assert.ok(leader !== undefined);
@@ -182,20 +188,7 @@ test('each server killed and restarted in turn, the leader first: same session, 
 });
 
 test('quorum lost (2 of 3 killed): the last table keeps serving, SUSPENDED and unhealthy; regained in time: same session, reconciled', async (t) => {
-  const p = await peer();
-  await p.mkdirp(LOGIC);
-  const expected = new Map<string, number>();
-  for (let i = 0; i < 4; i++) {
-    const path = `${LOGIC}/q${i}-logic`;
-    await p.create(path, peerJson(path, 'logic', 8000 + i), CreateMode.PERSISTENT);
-    expected.set(path, 8000 + i);
-  }
-  const client = await clients.start(config());
-  const self = client.self as string;
-  const session = await ownerOf(p, self);
-  const states: string[] = [];
-  client.on('state', (s) => states.push(s));
-  await eventually('initial peers in the table', () => sameTable(client, expected));
+  const { expected, client, self, session, states } = await startWithPeers('q', 4, 8000);
   const before = client.nodes.getNodeInHash('logic', 'user-42');
   assert.ok(before);
 
