@@ -17,10 +17,11 @@
  * peers' own work, and the peers' timestamps would wait behind the observer's. The two processes share one
  * clock: monoNow() is CLOCK_MONOTONIC, which is machine-wide. The cost is an IPC message per command.
  */
+
+import { startZk } from '../src/cli/zk_server.js';
 import { parseConfig } from '../src/discovery/config.js';
 import { ZkClient } from '../src/discovery/zk_client.js';
 import { createLogger } from '../src/log.js';
-import { startZk } from '../test/support/zk-server.js';
 import type { Bench } from './index.js';
 import { PeerFleet } from './support/discovery-fleet.js';
 import { MainThreadClient } from './support/discovery-main-client.js';

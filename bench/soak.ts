@@ -2,7 +2,7 @@
  * `npm run soak -- --minutes N [--peers 200] [--rate 40]`: discovery under churn and faults for N minutes,
  * then a check that nothing was lost. Writes bench/results/soak.json, prints a summary, exits 1 on any failure.
  *
- * - A 3-server ZooKeeper ensemble on loopback (test/support/zk-server.ts).
+ * - A 3-server ZooKeeper ensemble on loopback (src/cli/zk_server.ts).
  * - The node under test in its own process (support/soak-node.ts): a kimserver-style ZkClient subscribing to
  *   the peers' type, so that it can be frozen with SIGSTOP and its heap and handles measured on their own.
  * - `--peers` peers, each its own session, in another process (support/soak-peers.ts): two thirds join at
@@ -17,9 +17,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { connectPeer, type PeerClient } from '../test/support/peer-client.js';
-import { startZk, type ZkHandle } from '../test/support/zk-server.js';
+import { startZk, type ZkHandle } from '../src/cli/zk_server.js';
 import { IpcChild } from './support/ipc-child.js';
+import { connectPeer, type PeerClient } from './support/peer-client.js';
 import {
   growth,
   readTruth,

@@ -14,7 +14,7 @@ import { once } from 'node:events';
 import { createServer, request } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import zookeeper from 'node-zookeeper-client';
-import { startZk } from '../test/support/zk-server.js';
+import { startZk } from '../src/cli/zk_server.js';
 
 const USERS = Array.from({ length: 24 }, (_, i) => String(1000 + i));
 const children: ChildProcess[] = [];

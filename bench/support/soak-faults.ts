@@ -3,8 +3,9 @@
  * a ZooKeeper server killed with SIGKILL and started again, and the node under test frozen past its session
  * timeout (its session expires; it must register again and resync once thawed).
  */
-import type { PeerClient } from '../../test/support/peer-client.js';
-import type { ZkHandle } from '../../test/support/zk-server.js';
+
+import type { ZkHandle } from '../../src/cli/zk_server.js';
+import type { PeerClient } from './peer-client.js';
 import { retrying } from './soak-check.js';
 import type { SoakNode } from './soak-node-handle.js';
 
