@@ -14,7 +14,7 @@
  */
 import zookeeper, { type Client, CreateMode } from 'node-zookeeper-client';
 import { monoNow } from '../../src/clock.js';
-import { peerJson } from '../../test/support/peer-client.js';
+import { peerJson } from './peer-client.js';
 
 export type PeerCommand =
   | { op: 'connect'; connectString: string; count: number }

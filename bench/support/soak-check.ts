@@ -3,7 +3,7 @@
  * and handles held against it and against the warm-up sample.
  */
 import { Cmd } from '../../src/zk/commands.js';
-import type { PeerClient } from '../../test/support/peer-client.js';
+import type { PeerClient } from './peer-client.js';
 import type { NodeSnapshot } from './soak-node.js';
 
 const NO_NODE = -101;

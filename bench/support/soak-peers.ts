@@ -17,8 +17,8 @@
  * ends): ZooKeeper's truth, read at the end by an independent client, is what the table is checked against.
  */
 import zookeeper, { type Client, CreateMode } from 'node-zookeeper-client';
-import { peerJson } from '../../test/support/peer-client.js';
 import type { IpcReply } from './ipc-child.js';
+import { peerJson } from './peer-client.js';
 
 export type PeersCommand =
   | { op: 'connect'; connectString: string; count: number; folder: string }
