@@ -8,7 +8,8 @@
  */
 import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
-import { loadConfigFile, type ZkbioConfig } from '../discovery/config.js';
+import type { ZkbioConfig } from '../discovery/config.js';
+import { loadConfigFile } from '../discovery/config_file.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { runPrimary } from './node_primary.js';

@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
-import { loadConfigFile, parseConfig, type ZkbioConfig } from './config.js';
+import { parseConfig, type ZkbioConfig } from './config.js';
+import { loadConfigFile } from './config_file.js';
 import { ZkClient } from './zk_client.js';
 
-export { loadConfigFile, parseConfig, type ZkbioConfig } from './config.js';
+export { parseConfig, type ZkbioConfig } from './config.js';
+export { loadConfigFile } from './config_file.js';
 export { type PeerData, type PeerDataReason, parsePeerData } from './peer.js';
 export { ZkClient, type ZkClientEvents, type ZkClientOptions } from './zk_client.js';
 

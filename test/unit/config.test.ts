@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { loadConfigFile, parseConfig } from '../../src/discovery/config.js';
+import { parseConfig } from '../../src/discovery/config.js';
+import { loadConfigFile } from '../../src/discovery/config_file.js';
 import { ConfigError } from '../../src/errors.js';
 
 const SECRET = 'S3cr3t-pw!';
@@ -94,7 +95,7 @@ describe('parseConfig accepts', () => {
     });
     assert.deepEqual(cfg.bio, {
       maxAcksPerTick: 100,
-      tickMs: 1,
+      tickMs: 10,
       doorbell: true,
       taskRingBytes: 262144,
       ackRingBytes: 4194304,
@@ -114,6 +115,23 @@ describe('parseConfig accepts', () => {
     assert.equal(cfg.zookeeper.nodesRoot, '/kimserver/nodes');
     assert.equal(cfg.zookeeper.payloadRoot, '/kimserver/payload');
     assert.deepEqual(cfg.zookeeper.subscribeNodeTypes, ['gate', 'logic']);
+    assert.deepEqual(cfg.metrics, { defaultMetrics: true });
+  });
+
+  test("the drain timer: the doorbell's 10 ms backstop by default, 1 ms when the timer is the drain", () => {
+    const base = { server_name: 's', node_type: 't', node_host: 'h', node_port: 1, worker_cnt: 1 };
+    assert.equal(parseConfig(base).bio.tickMs, 10);
+    assert.equal(parseConfig({ ...base, bio: { doorbell: false } }).bio.tickMs, 1);
+    assert.equal(parseConfig({ ...base, bio: { tick_ms: 3 } }).bio.tickMs, 3);
+  });
+
+  test('metrics.default_metrics turns prom-client default metrics off', () => {
+    const base = { server_name: 's', node_type: 't', node_host: 'h', node_port: 1, worker_cnt: 1 };
+    assert.equal(parseConfig({ ...base, metrics: { default_metrics: false } }).metrics.defaultMetrics, false);
+    assert.throws(
+      () => parseConfig({ ...base, metrics: { default_metrics: 'no' } }),
+      /config field "metrics.default_metrics" must be true or false; got "no"/,
+    );
   });
 
   test("every zkbio key, and the port as kimserver's numeric string", () => {
