@@ -1,6 +1,6 @@
 // zkbio's Prometheus metrics. Each call makes its own Registry rather than using prom-client's global one, so
 // several zkbio instances (or a host app with metrics of its own) can live in one process without name clashes.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Session states as /healthz, /nodes and the session-state gauge report them. */
 export const SESSION_STATES = [
@@ -14,7 +14,7 @@ export const SESSION_STATES = [
 export type SessionState = (typeof SESSION_STATES)[number];
 
 export interface Metrics {
-  /** The registry behind render(); add your own metrics or `collectDefaultMetrics({ register })` to it. */
+  /** The registry behind render(); add your own metrics to it. */
   readonly registry: Registry;
   /** `zkbio_session_state{state}`: 1 for the current state, 0 for every other. Set it through setSessionState. */
   readonly sessionState: Gauge<'state'>;
@@ -25,6 +25,8 @@ export interface Metrics {
   readonly tableVersion: Gauge;
   /** `zkbio_ack_drain_latency_seconds`: from an ack written by the bio worker to its handling on the main loop. */
   readonly ackDrainLatency: Histogram;
+  /** `zkbio_drain_slice_duration_seconds`: how long each drain slice that applied acks held the main loop. */
+  readonly drainSliceDuration: Histogram;
   /** `zkbio_ring_used_bytes{ring="task"|"ack"}`: bytes waiting in each ring. */
   readonly ringUsedBytes: Gauge<'ring'>;
   /** `zkbio_ring_capacity_bytes{ring}`: each ring's size, so that used/capacity gives how full it is. */
@@ -47,16 +49,25 @@ export interface Metrics {
   render(): Promise<string>;
 }
 
-// Draining one ack takes microseconds when the loop is idle and up to a tick or more under load, so the
-// buckets run roughly 1-2.5-5 per decade from 10 µs to 1 s.
-const ACK_LATENCY_BUCKETS = [
+export interface MetricsOptions {
+  /**
+   * prom-client's default metrics (process CPU and memory, GC, event-loop lag: `process_*`, `nodejs_*`) in
+   * the same registry. Default true; config.json's `metrics.default_metrics`.
+   */
+  defaultMetrics?: boolean;
+}
+
+// Draining one ack takes microseconds when the loop is idle and up to a tick or more under load, and a slice
+// is bounded at about 1 ms, so the buckets run roughly 1-2.5-5 per decade from 10 µs to 1 s.
+const LATENCY_BUCKETS = [
   0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
   0.5, 1,
 ];
 
-export function createMetrics(): Metrics {
+export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   const registers = [registry];
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
 
   const sessionState = new Gauge({
     name: 'zkbio_session_state',
@@ -100,7 +111,13 @@ export function createMetrics(): Metrics {
     ackDrainLatency: new Histogram({
       name: 'zkbio_ack_drain_latency_seconds',
       help: 'Time from an ack written by the bio worker to its handling on the main event loop',
-      buckets: ACK_LATENCY_BUCKETS,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    drainSliceDuration: new Histogram({
+      name: 'zkbio_drain_slice_duration_seconds',
+      help: 'How long one drain slice that applied acks held the main event loop',
+      buckets: LATENCY_BUCKETS,
       registers,
     }),
     ringUsedBytes,

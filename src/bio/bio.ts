@@ -50,6 +50,8 @@ export interface BioOptions {
   maxSliceMs?: number;
   /** Period of the repeating drain timer, ms. Default 1 in timer mode, 10 as the doorbell's backstop. */
   tickMs?: number;
+  /** Called after each drain slice that applied acks, with how long it held the main loop (ms): for metrics. */
+  onSlice?: (ms: number) => void;
   /** Wake the main loop through Atomics.waitAsync when acks arrive. Default true (see bench/ack-drain). */
   doorbell?: boolean;
   /** Task ring size in bytes. Default 1 MiB. */
@@ -160,6 +162,11 @@ export class Bio extends EventEmitter<BioEvents> {
   }
 
   /** Records waiting in the task ring, and acks waiting to be applied. */
+  /** Bytes waiting in each ring (acks in the backlog are not in a ring). */
+  ringUsedBytes(): { task: number; ack: number } {
+    return { task: this.taskRing.usedBytes(), ack: this.ackRing.usedBytes() };
+  }
+
   queueDepths(): { tasks: number; acks: number } {
     return {
       tasks: this.taskRing.pendingRecords(),
@@ -315,7 +322,8 @@ export class Bio extends EventEmitter<BioEvents> {
    */
   private drainSlice(): number {
     const max = this.maxAcksPerTick;
-    this.sliceDeadline = monoNow() + this.maxSliceMs;
+    const started = monoNow();
+    this.sliceDeadline = started + this.maxSliceMs;
     let n = 0;
     while (n < max && this.backlogHead < this.backlog.length && (n === 0 || monoNow() < this.sliceDeadline)) {
       this.apply(this.backlog[this.backlogHead++]);
@@ -327,6 +335,7 @@ export class Bio extends EventEmitter<BioEvents> {
     }
     if (n < max && (n === 0 || monoNow() < this.sliceDeadline))
       n += this.ackRing.drain(max - n, this.visitAck);
+    if (n > 0) this.opts.onSlice?.(monoNow() - started);
     return n;
   }
 

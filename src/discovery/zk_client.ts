@@ -101,7 +101,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     super();
     this.config = config;
     this.logger = opts.logger ?? createLogger({ level: config.zookeeper.logLevel });
-    this.metrics = opts.metrics ?? createMetrics();
+    this.metrics = opts.metrics ?? createMetrics({ defaultMetrics: config.metrics.defaultMetrics });
     this.nodes = opts.nodes ?? new Nodes({ root: config.zookeeper.nodesRoot });
     this.nodes.on('change', (change) => this.reportChange(change));
     for (const type of config.zookeeper.subscribeNodeTypes) {
@@ -129,6 +129,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       maxAcksPerTick: config.bio.maxAcksPerTick,
       tickMs: config.bio.tickMs,
       doorbell: config.bio.doorbell,
+      onSlice: (ms) => this.metrics.drainSliceDuration.observe(ms / 1000),
       taskRingBytes: config.bio.taskRingBytes,
       ackRingBytes: config.bio.ackRingBytes,
       logger: this.logger.child({ component: 'bio' }),
@@ -563,11 +564,11 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     return this.types.has(type) ? type : undefined;
   }
 
-  /** Ring depths for metrics. */
+  /** Ring usage for metrics, in bytes. */
   refreshQueueMetrics(): void {
-    const d = this.bio.queueDepths();
-    this.metrics.ringUsedBytes.set({ ring: 'task' }, d.tasks);
-    this.metrics.ringUsedBytes.set({ ring: 'ack' }, d.acks);
+    const used = this.bio.ringUsedBytes();
+    this.metrics.ringUsedBytes.set({ ring: 'task' }, used.task);
+    this.metrics.ringUsedBytes.set({ ring: 'ack' }, used.ack);
   }
 }
 
