@@ -1,9 +1,11 @@
-// Typed errors that cross zkbio's public surface. Each carries a stable `code` for callers that switch on it.
+// Typed errors that cross zkbio's public surface. Each carries a stable `code` for callers that switch on it:
+// a string such as 'QUEUE_FULL', or for a failed ZooKeeper call (ZkError) the C client's zoo_rc number, with
+// its name in `codeName`.
 
-export class ZkbioError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
+export class ZkbioError<Code extends string | number = string> extends Error {
+  readonly code: Code;
+  constructor(code: Code, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = new.target.name;
     this.code = code;
   }
@@ -39,7 +41,8 @@ export class RecordTooLargeError extends ZkbioError {
 export class ConfigError extends ZkbioError {
   constructor(
     readonly field: string,
-    problem: string,
+    /** What is wrong, without the field: "must be …; got …". */
+    readonly problem: string,
   ) {
     super('CONFIG_INVALID', `config field "${field}" ${problem}`);
   }

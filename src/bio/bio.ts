@@ -125,7 +125,7 @@ export class Bio extends EventEmitter<BioEvents> {
 
   /** Starts the bio thread and resolves when its handler is ready. */
   async start(): Promise<void> {
-    if (this.running || this.stopping) throw new Error('Bio.start() called twice');
+    if (this.running || this.stopping) throw new ZkbioError('BIO_STARTED', 'Bio.start() called twice');
     this.running = true;
     this.deadReason = null;
     const tickMs = this.opts.tickMs ?? (this.opts.doorbell === false ? 1 : 10);

@@ -9,6 +9,7 @@ import { shareNodeTable } from '../cluster/share.js';
 import type { ZkbioConfig } from '../discovery/config.js';
 import { ZkClient } from '../discovery/zk_client.js';
 import { renderMetrics, serveMetricsTo } from './metrics_ipc.js';
+import { EXIT_STATUS_ADDRESS, listenOn } from './status_listen.js';
 import { createStatusServer } from './status_server.js';
 
 /** A worker that dies is forked again after this long, so a crash loop cannot spin the CPU. */
@@ -29,6 +30,16 @@ export async function runPrimary({ config, workers, listen, logger }: PrimaryOpt
   client.on('added', (n) => logger.info({ path: n.path, host: n.host, port: n.port }, 'node added'));
   client.on('removed', (n) => logger.info({ path: n.path }, 'node removed'));
   client.on('changed', (c) => logger.info({ path: c.new.path }, 'node changed'));
+  const server =
+    workers === 0
+      ? createStatusServer({
+          nodes: client.nodes,
+          status: () => ({ state: client.state, self: client.self, healthy: client.healthy }),
+          metrics: () => renderMetrics(client),
+        })
+      : null;
+  // Before the session: an address that cannot be bound ends the command (exit 2) with nothing started.
+  if (server && listen) await listenOn(server, listen);
   await client.start();
 
   let stopping = false;
@@ -40,6 +51,12 @@ export async function runPrimary({ config, workers, listen, logger }: PrimaryOpt
   };
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
+    if (code === EXIT_STATUS_ADDRESS) {
+      // Every new worker would fail the same way: stop rather than re-fork forever.
+      logger.error({ pid: worker.process.pid }, 'a worker could not serve --status; stopping');
+      void stop('a worker could not serve --status', EXIT_STATUS_ADDRESS);
+      return;
+    }
     logger.warn({ pid: worker.process.pid, code, signal }, 'worker died; forking a new one');
     setTimeout(() => {
       if (!stopping) fork();
@@ -47,15 +64,6 @@ export async function runPrimary({ config, workers, listen, logger }: PrimaryOpt
   });
   for (let i = 0; i < workers; i++) fork();
 
-  const server =
-    workers === 0
-      ? createStatusServer({
-          nodes: client.nodes,
-          status: () => ({ state: client.state, self: client.self, healthy: client.healthy }),
-          metrics: () => renderMetrics(client),
-        })
-      : null;
-  if (server && listen) server.listen(listen.port, listen.host);
   logger.info({ workers, status: listen ? `${listen.host}:${listen.port}` : null }, 'node started');
 
   // kimserver's load report; ZkClient writes it at most once per payload interval.

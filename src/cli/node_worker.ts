@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { joinNodeTable } from '../cluster/join.js';
 import { requestMetrics } from './metrics_ipc.js';
+import { EXIT_STATUS_ADDRESS, listenOn } from './status_listen.js';
 import { createStatusServer } from './status_server.js';
 
 export async function runWorker(
@@ -18,7 +19,16 @@ export async function runWorker(
     status: () => replica.status,
     metrics: () => requestMetrics(),
   });
-  if (listen) server.listen(listen.port, listen.host);
+  if (listen) {
+    try {
+      await listenOn(server, listen);
+    } catch (err) {
+      // The primary sees this exit code and stops the node instead of forking another worker.
+      logger.error({ err }, (err as Error).message);
+      replica.close();
+      process.exit(EXIT_STATUS_ADDRESS);
+    }
+  }
   const stop = () => {
     server.close();
     server.closeAllConnections();

@@ -38,6 +38,8 @@ export interface StartZkOptions {
   /** Start local servers even when ZK_SERVERS is set: for tests that kill, freeze or restart servers. */
   local?: boolean;
   heapMb?: number;
+  /** Client port of server 1 (an ensemble's servers take the ports after it); free ports by default. */
+  clientPort?: number;
 }
 
 export interface ZkServer {
@@ -147,6 +149,19 @@ async function freePorts(n: number): Promise<number[]> {
   });
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   return ports;
+}
+
+/** Throws naming the port when a client port asked for is taken: the JVM would only log it and die. */
+async function assertFree(port: number): Promise<void> {
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new Error(`zookeeper: cannot use client port ${port} on 127.0.0.1 (${err.code ?? err.message})`),
+      ),
+    );
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
+  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -360,6 +375,12 @@ export async function startZk(options: StartZkOptions = {}): Promise<ZkHandle> {
   const count = options.servers ?? 1;
   const tickTime = options.tickTime ?? 500;
   const ports = await freePorts(count * 3);
+  if (options.clientPort !== undefined) {
+    for (let i = 0; i < count; i++) {
+      ports[i] = options.clientPort + i;
+      await assertFree(ports[i]);
+    }
+  }
   const root = mkdtempSync(join(options.baseDir ?? tmpdir(), 'zkbio-zk-'));
   tempDirs.add(root);
 

@@ -1,5 +1,6 @@
 // The worker side over IPC: ask the primary for the table and resolve with a replica once the first
 // snapshot is applied, so no lookup is ever answered from an empty table.
+import { ZkbioError } from '../errors.js';
 import { isClusterMessage } from './protocol.js';
 import { type Channel, Replica, sendTo } from './replica.js';
 
@@ -39,7 +40,8 @@ export function joinNodeTable(opts: JoinOptions = {}): Promise<Replica> {
     const timeout = setTimeout(() => {
       stop();
       reject(
-        new Error(
+        new ZkbioError(
+          'JOIN_TIMEOUT',
           `joinNodeTable: no table snapshot from the cluster primary within ${timeoutMs} ms; does the primary call shareNodeTable()?`,
         ),
       );
@@ -51,7 +53,10 @@ export function joinNodeTable(opts: JoinOptions = {}): Promise<Replica> {
 
 function defaultChannel(): Channel {
   if (typeof process.send !== 'function') {
-    throw new Error('joinNodeTable: this process has no IPC channel; call it in a node:cluster worker');
+    throw new ZkbioError(
+      'NO_IPC_CHANNEL',
+      'joinNodeTable: this process has no IPC channel; call it in a node:cluster worker',
+    );
   }
   return process as unknown as Channel;
 }

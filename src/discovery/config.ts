@@ -120,6 +120,9 @@ export interface ZkbioConfig {
 export const ROOT_FIELD = '(root)';
 
 const MAX_WORKERS = 256;
+/** kimserver's defaults, which the operator commands share. */
+export const DEFAULT_NODES_ROOT = '/kimserver/nodes';
+export const DEFAULT_MAX_NODE_BYTES = 64 << 10;
 
 const KNOWN = {
   '': ['server_name', 'node_type', 'node_host', 'node_port', 'worker_cnt', 'zookeeper', 'bio', 'metrics'],
@@ -178,7 +181,7 @@ export function parseConfig(raw: unknown): ZkbioConfig {
   const workerCnt = int(own(top, 'worker_cnt'), 'worker_cnt', 1, MAX_WORKERS, undefined, '');
 
   const { servers, hosts, chroot } = connectString(own(zk, 'servers'), 'zookeeper.servers');
-  const nodesRoot = root(own(zkNodes, 'root'), 'zookeeper.nodes.root', '/kimserver/nodes', chroot);
+  const nodesRoot = root(own(zkNodes, 'root'), 'zookeeper.nodes.root', DEFAULT_NODES_ROOT, chroot);
   const subscribeNodeTypes = nameList(
     own(zkNodes, 'subscribe_node_type'),
     'zookeeper.nodes.subscribe_node_type',
@@ -224,7 +227,7 @@ export function parseConfig(raw: unknown): ZkbioConfig {
     'zookeeper.max_node_bytes',
     256,
     1 << 20,
-    64 << 10,
+    DEFAULT_MAX_NODE_BYTES,
     ' bytes',
   );
   const auth = digestAuth(own(zk, 'auth'), 'zookeeper.auth');

@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import { Bio } from '../bio/bio.js';
 import { BioError } from '../bio/protocol.js';
 import { monoNow } from '../clock.js';
-import { QueueFullError } from '../errors.js';
+import { QueueFullError, ZkbioError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { createMetrics, type Metrics, type SessionState } from '../metrics.js';
 import { Nodes, type NodesChange } from '../nodes/table.js';
@@ -172,9 +172,12 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
   async ready(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!(this.healthy && [...this.types.values()].every((t) => !t.listing && !t.fullResync))) {
-      if (this.stopping) throw new Error('ZkClient stopped before it was ready');
+      if (this.stopping) throw new ZkbioError('STOPPED', 'ZkClient stopped before it was ready');
       if (Date.now() > deadline)
-        throw new Error(`ZkClient not ready after ${timeoutMs} ms (state ${this._state})`);
+        throw new ZkbioError(
+          'READY_TIMEOUT',
+          `ZkClient not ready after ${timeoutMs} ms (state ${this._state})`,
+        );
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }

@@ -1,6 +1,7 @@
 // Stable numeric error codes for ZooKeeper calls, named and numbered like the C client's zoo_rc (kimserver's
 // Bio results carry these), so a code can cross the ack ring as one int and still mean the same thing.
 import zookeeper from 'node-zookeeper-client';
+import { ZkbioError } from '../errors.js';
 
 export const ZOK = 0;
 export const ZSYSTEMERROR = -1;
@@ -56,18 +57,17 @@ export function zkErrorName(code: number): string {
 }
 
 /** A failed ZooKeeper call. `code`/`codeName` are the stable zoo_rc-style pair; `path` is the call's path. */
-export class ZkError extends Error {
+export class ZkError extends ZkbioError<number> {
   readonly codeName: string;
   /** For a failed multi: the index of the op that failed. */
   opIndex?: number;
   constructor(
-    readonly code: number,
+    code: number,
     message: string,
     readonly path?: string,
     options?: { cause?: unknown },
   ) {
-    super(`${zkErrorName(code)}: ${message}`, options);
-    this.name = 'ZkError';
+    super(code, `${zkErrorName(code)}: ${message}`, options);
     this.codeName = zkErrorName(code);
   }
 }
