@@ -36,6 +36,8 @@ class Watcher {
   private readonly again = new Set<string>();
   private known = new Set<string>();
   private stopped = false;
+  /** A session is being opened and read: its state events are no news (watch events come from its reads). */
+  private starting = false;
 
   constructor(
     private readonly target: ZkTarget,
@@ -43,13 +45,18 @@ class Watcher {
   ) {}
 
   async start(): Promise<void> {
-    const session = await openSession(this.target, (e) => this.onEvent(e));
-    // The previous session's table carries over, so a new session reports only what really changed.
-    const table = this.table ?? this.newTable(session);
-    table.useSession(session);
-    this.session = session;
-    this.table = table;
-    await this.resyncAll();
+    this.starting = true;
+    try {
+      const session = await openSession(this.target, (e) => this.onEvent(e));
+      // The previous session's table carries over, so a new session reports only what really changed.
+      const table = this.table ?? this.newTable(session);
+      table.useSession(session);
+      this.session = session;
+      this.table = table;
+      await this.resyncAll();
+    } finally {
+      this.starting = false;
+    }
   }
 
   private newTable(session: ZkSession): ZkTable {
@@ -107,7 +114,7 @@ class Watcher {
         const type = e.path.slice(root.length + 1).split('/')[0];
         if (e.path.startsWith(`${root}/`) && this.known.has(type)) void this.guard(this.read(type));
       }
-    } else if (e.type === 'state') {
+    } else if (e.type === 'state' && !this.starting) {
       if (e.state === 'disconnected')
         process.stderr.write('zkbio watch: ZooKeeper connection lost; reconnecting\n');
       if (e.state === 'connected') void this.guard(this.resyncAll());
