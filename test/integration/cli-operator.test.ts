@@ -283,7 +283,7 @@ test('--auth and --config: digest credentials read a node only they may read', a
     });
     const viaConfig = await zkbio(['lookup', '--config', config, '--type', 'logic', 'k']);
     assert.equal(viaConfig.code, 0, viaConfig.stderr);
-    assert.match(viaConfig.stdout, /^k  127\.0\.0\.1:4401\.[12]\n$/);
+    assert.match(viaConfig.stdout, /^k {2}127\.0\.0\.1:4401\.[12]\n$/);
     const both = await zkbio(['ls', '--config', config, '--servers', zk.connectString]);
     assert.equal(both.code, 2);
     assert.match(both.stderr, /either --config or --servers/);
