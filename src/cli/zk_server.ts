@@ -16,15 +16,21 @@ function zookeeperJar(): string {
 }
 
 /**
- * The JVM's classpath, resolved each time a server starts: resolved once at module load, it missed the log4j
- * jars that installing ZooKeeper brings on a fresh machine, and the JVM died of a missing LogManager class.
+ * The JVM's classpath, resolved each time a server starts. Resolved once at module load, on a fresh machine it
+ * missed log4j-1.2.jar, which installing ZooKeeper brings, but kept slf4j's log4j binding, which was there
+ * before: the JVM died of ClassNotFoundException org.apache.log4j.LogManager.
  *
  * zookeeper.jar's manifest Class-Path names its dependencies, but no slf4j binding: without these two jars the
- * server logs nowhere. jline (also in the manifest) is missing on Debian and only the CLI shell needs it.
+ * server logs nowhere, and the binding alone kills it, so they go in together or not at all. jline (also in
+ * the manifest) is missing on Debian and only the CLI shell needs it.
  */
 export function serverClasspath(): string {
   const logJars = ['slf4j-log4j12.jar', 'log4j-1.2.jar'].map((j) => join(javaDir(), j));
-  return ['/etc/zookeeper/conf', zookeeperJar(), ...logJars.filter((j) => existsSync(j))].join(':');
+  return [
+    '/etc/zookeeper/conf',
+    zookeeperJar(),
+    ...(logJars.every((j) => existsSync(j)) ? logJars : []),
+  ].join(':');
 }
 
 export interface StartZkOptions {
