@@ -59,6 +59,6 @@ export async function run(argv: string[]): Promise<void> {
   for (const warning of config.warnings) logger.warn({ config: configPath }, warning);
   const n = workers ?? config.workerCnt;
   // Before any thread or connection: an address that cannot be bound is a bad command line.
-  if (listen && n > 0) await probeAddress(listen);
+  if (listen) await probeAddress(listen);
   await runPrimary({ config, workers: n, listen, logger });
 }

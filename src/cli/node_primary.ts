@@ -30,16 +30,6 @@ export async function runPrimary({ config, workers, listen, logger }: PrimaryOpt
   client.on('added', (n) => logger.info({ path: n.path, host: n.host, port: n.port }, 'node added'));
   client.on('removed', (n) => logger.info({ path: n.path }, 'node removed'));
   client.on('changed', (c) => logger.info({ path: c.new.path }, 'node changed'));
-  const server =
-    workers === 0
-      ? createStatusServer({
-          nodes: client.nodes,
-          status: () => ({ state: client.state, self: client.self, healthy: client.healthy }),
-          metrics: () => renderMetrics(client),
-        })
-      : null;
-  // Before the session: an address that cannot be bound ends the command (exit 2) with nothing started.
-  if (server && listen) await listenOn(server, listen);
   await client.start();
 
   let stopping = false;
@@ -64,6 +54,24 @@ export async function runPrimary({ config, workers, listen, logger }: PrimaryOpt
   });
   for (let i = 0; i < workers; i++) fork();
 
+  const server =
+    workers === 0
+      ? createStatusServer({
+          nodes: client.nodes,
+          status: () => ({ state: client.state, self: client.self, healthy: client.healthy }),
+          metrics: () => renderMetrics(client),
+        })
+      : null;
+  if (server && listen) {
+    // The address was free a moment ago (node_command probed it). Taken since: close the session before the
+    // command exits 2, so that peers do not see this node until its session times out.
+    try {
+      await listenOn(server, listen);
+    } catch (err) {
+      await client.stop();
+      throw err;
+    }
+  }
   logger.info({ workers, status: listen ? `${listen.host}:${listen.port}` : null }, 'node started');
 
   // kimserver's load report; ZkClient writes it at most once per payload interval.
