@@ -2,17 +2,20 @@
 // zkbio ls, lookup and watch, with peers played by an independent client, and zkbio lookup checked against a
 // running node's GET /lookup for the same keys.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import zookeeper, { CreateMode } from 'node-zookeeper-client';
 import { digestId } from '../../src/zk/acl.js';
-import { freePort, startCliNode, writeConfig } from '../support/cli-node.js';
+import {
+  freePort,
+  runZkbio,
+  spawnZkbio,
+  startCliNode,
+  writeConfig,
+  type ZkbioProcess,
+} from '../support/cli-node.js';
 import { connectPeer, eventually, type PeerClient, peerJson } from '../support/peer-client.js';
 import { startZk, type ZkHandle } from '../support/zk-server.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/zkbio.js', import.meta.url));
 const ROOT = '/ops/nodes';
 
 let zk: ZkHandle;
@@ -28,30 +31,7 @@ after(async () => {
   await zk?.stop();
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-/** Runs `zkbio ARGS` to its end (bounded), as a user would. */
-async function zkbio(args: string[], ms = 20_000): Promise<Run> {
-  const started = Date.now();
-  const proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.on('data', (d) => {
-    stdout += d;
-  });
-  proc.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  const timer = setTimeout(() => proc.kill('SIGKILL'), ms);
-  const [code] = await once(proc, 'exit');
-  clearTimeout(timer);
-  return { code: code as number | null, stdout, stderr, ms: Date.now() - started };
-}
+const zkbio = runZkbio;
 
 const target = () => ['--servers', zk.connectString, '--root', ROOT];
 
@@ -195,38 +175,22 @@ test("zkbio lookup agrees with a running node's GET /lookup for the same keys", 
   }
 });
 
-/** A running `zkbio watch --json`, its JSON lines collected. */
-function startWatch(args: string[]): {
-  proc: ChildProcess;
-  events: Record<string, unknown>[];
-  stderr: () => string;
-} {
-  const proc = spawn(process.execPath, [BIN, 'watch', ...args, '--json'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const events: Record<string, unknown>[] = [];
-  let buffered = '';
-  let stderr = '';
-  proc.stdout?.on('data', (d) => {
-    buffered += d;
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const l of lines) events.push(JSON.parse(l));
-  });
-  proc.stderr?.on('data', (d) => {
-    stderr += d;
-  });
-  return { proc, events, stderr: () => stderr };
+/** The JSON lines `zkbio watch --json` printed so far. */
+function watchEvents(run: ZkbioProcess): Record<string, unknown>[] {
+  return run
+    .stdout()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 test('zkbio watch: the nodes, then added, changed, bad and removed as they happen; SIGTERM exits 0', async () => {
   const first = await addPeer('w-first', 4301);
-  const w = startWatch([...target(), '--type', 'logic']);
-  const exited = once(w.proc, 'exit');
+  const w = spawnZkbio(['watch', ...target(), '--type', 'logic', '--json']);
   try {
     await eventually('watching', () => w.stderr().includes('watching logic under /ops/nodes'), 15_000);
     const seen = (event: string, path: string) => () =>
-      w.events.some(
+      watchEvents(w).some(
         (e) =>
           e.event === event &&
           ((e.node as { path?: string })?.path ?? (e.new as { path?: string })?.path ?? e.path) === path,
@@ -237,7 +201,7 @@ test('zkbio watch: the nodes, then added, changed, bad and removed as they happe
     await eventually('a node that joins', seen('added', second));
     await peer.set(second, peerJson(second, 'logic', 4302, 4));
     await eventually('a node that changes', seen('changed', second));
-    const change = w.events.find((e) => e.event === 'changed') as {
+    const change = watchEvents(w).find((e) => e.event === 'changed') as {
       old: { worker_cnt: number };
       new: { worker_cnt: number };
     };
@@ -252,8 +216,7 @@ test('zkbio watch: the nodes, then added, changed, bad and removed as they happe
   } finally {
     w.proc.kill('SIGTERM');
   }
-  const [code] = await exited;
-  assert.equal(code, 0, w.stderr());
+  assert.equal(await w.exited, 0, w.stderr());
 });
 
 test('--auth and --config: digest credentials read a node only they may read', async () => {
@@ -305,28 +268,18 @@ test('ls, lookup and watch exit 1 naming the servers when ZooKeeper does not ans
 
 test('zkbio zk start --port P prints the connect string, serves, and SIGTERM stops every JVM', async () => {
   const port = await freePort();
-  const proc = spawn(process.execPath, [BIN, 'zk', 'start', '--port', String(port)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = once(proc, 'exit');
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.on('data', (d) => {
-    stdout += d;
-  });
-  proc.stderr.on('data', (d) => {
-    stderr += d;
-  });
+  const zkStart = spawnZkbio(['zk', 'start', '--port', String(port)]);
+  const stdout = () => zkStart.stdout();
   try {
-    await eventually('the connect string', () => stdout.includes('\n'), 40_000);
-    assert.equal(stdout, `127.0.0.1:${port}\n`);
-    const client = await connectPeer(stdout.trim());
+    await eventually('the connect string', () => stdout().includes('\n'), 40_000);
+    assert.equal(stdout(), `127.0.0.1:${port}\n`);
+    const client = await connectPeer(stdout().trim());
     client.close();
   } finally {
-    proc.kill('SIGTERM');
+    zkStart.proc.kill('SIGTERM');
   }
-  const [code] = await exited;
-  assert.equal(code, 0, stderr);
+  const stderr = zkStart.stderr();
+  assert.equal(await zkStart.exited, 0, stderr);
   const pids = (/pids ([\d,]+)/.exec(stderr)?.[1] ?? '').split(',').map(Number);
   assert.ok(pids.length === 1 && pids[0] > 0, stderr);
   assert.throws(() => process.kill(pids[0], 0), /ESRCH/, 'the JVM is gone');

@@ -1,14 +1,10 @@
 // `zkbio node --status` on an address that cannot be bound: a message naming the address and exit 2, before
 // anything starts. It used to be an uncaught exception in every cluster worker, re-forked every 500 ms forever.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { freePort, writeConfig } from '../support/cli-node.js';
-
-const BIN = fileURLToPath(new URL('../../../bin/zkbio.js', import.meta.url));
+import { freePort, runZkbio, writeConfig } from '../support/cli-node.js';
 
 // Nothing listens on the ZooKeeper port: the node must fail on its status address alone.
 const CONFIG = writeConfig({
@@ -20,20 +16,8 @@ const CONFIG = writeConfig({
   zookeeper: { servers: '127.0.0.1:1', log_level: 'warn' },
 });
 
-/** Runs `zkbio node` and resolves with its exit code and stderr; SIGKILL after `ms` (the old endless loop). */
-async function runNode(args: string[], ms = 15_000): Promise<{ code: number | null; stderr: string }> {
-  const proc = spawn(process.execPath, [BIN, 'node', '--config', CONFIG, ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  proc.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  const timer = setTimeout(() => proc.kill('SIGKILL'), ms);
-  const [code] = await once(proc, 'exit');
-  clearTimeout(timer);
-  return { code: code as number | null, stderr };
-}
+/** Runs `zkbio node`; SIGKILL after 15 s (the old endless re-fork loop). */
+const runNode = (args: string[]) => runZkbio(['node', '--config', CONFIG, ...args], 15_000);
 
 for (const workers of ['2', '0']) {
   test(`an address in use: exit 2 naming it (--workers ${workers})`, async (t) => {

@@ -91,3 +91,40 @@ export async function startCliNode(configFile: string, args: string[] = []): Pro
     },
   };
 }
+
+export interface ZkbioProcess {
+  proc: ChildProcess;
+  /** stdout and stderr so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+}
+
+/** Starts `zkbio ARGS` (bin/zkbio.js) as a user would, collecting its output. */
+export function spawnZkbio(args: string[]): ZkbioProcess {
+  const proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout?.on('data', (d) => {
+    stdout += d;
+  });
+  proc.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  const exited = once(proc, 'exit').then(([code]) => code as number | null);
+  return { proc, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** Runs `zkbio ARGS` to its end; SIGKILL after `ms`. */
+export async function runZkbio(
+  args: string[],
+  ms = 20_000,
+): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+  const started = Date.now();
+  const run = spawnZkbio(args);
+  const timer = setTimeout(() => run.proc.kill('SIGKILL'), ms);
+  const code = await run.exited;
+  clearTimeout(timer);
+  return { code, stdout: run.stdout(), stderr: run.stderr(), ms: Date.now() - started };
+}
