@@ -47,7 +47,7 @@ export function quote(s: string): string {
   return `"${out}"`;
 }
 
-export function kind(v: unknown): string {
+function kind(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return 'an object';
@@ -63,7 +63,7 @@ export function given(v: unknown): string {
 }
 
 /** The characters ZooKeeper's PathUtils refuses in a path, as UTF-16 code units (so any astral character). */
-export function refusedByZk(c: number): boolean {
+function refusedByZk(c: number): boolean {
   return c <= 0x1f || (c >= 0x7f && c <= 0x9f) || (c >= 0xd800 && c <= 0xf8ff) || c >= 0xfff0;
 }
 

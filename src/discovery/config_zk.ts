@@ -12,7 +12,7 @@ export interface ZkServer {
 
 const MAX_NAME_LENGTH = 128;
 const MAX_PATH_LENGTH = 1024;
-export const DEFAULT_ZK_PORT = 2181;
+const DEFAULT_ZK_PORT = 2181;
 
 /** A name used as a path segment: server_name, node_type, a subscribed type. */
 export function name(v: unknown, field: string, expect: string): string {
@@ -23,7 +23,7 @@ export function name(v: unknown, field: string, expect: string): string {
   return v;
 }
 
-export function nameProblem(v: string): string | undefined {
+function nameProblem(v: string): string | undefined {
   if (v === '') return 'must not be empty';
   if (v.length > MAX_NAME_LENGTH)
     return `must be at most ${MAX_NAME_LENGTH} characters long (it is ${v.length})`;
@@ -53,7 +53,7 @@ export function nameList(v: unknown, field: string): readonly string[] {
 }
 
 /** A znode path as ZooKeeper's PathUtils.validatePath accepts it, minus "/" itself. */
-export function znodePathProblem(p: string): string | undefined {
+function znodePathProblem(p: string): string | undefined {
   if (p === '') return 'must not be empty';
   if (p.length > MAX_PATH_LENGTH)
     return `must be at most ${MAX_PATH_LENGTH} characters long (it is ${p.length})`;
@@ -84,7 +84,7 @@ export function overlaps(a: string, b: string): boolean {
   return a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`);
 }
 
-export function hostProblem(h: string): string | undefined {
+function hostProblem(h: string): string | undefined {
   if (h === '') return 'is empty';
   if (isIP(h)) return undefined;
   if (h.length > 253) return 'is longer than 253 characters';
@@ -112,7 +112,7 @@ export function advertisedHost(v: unknown, field: string): string {
   return v;
 }
 
-export function isPort(s: string): boolean {
+function isPort(s: string): boolean {
   return /^[0-9]{1,5}$/.test(s) && Number(s) >= 1 && Number(s) <= 65535;
 }
 
