@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import type { NodesChange } from '../nodes/table.js';
 import type { ZkNode } from '../nodes/validate.js';
+import { ZCALLTIMEOUT, ZCLOSING, ZCONNECTIONLOSS, ZkError, ZSESSIONEXPIRED } from '../zk/errors.js';
 import type { ZkEvent, ZkSession } from '../zk/session.js';
 import { parsed } from './usage.js';
 import { type BadPeer, ZkTable } from './zk_table.js';
@@ -27,6 +28,9 @@ function line(e: WatchEvent): string {
       return `bad ${e.path} ${e.reason}: ${e.detail}`;
   }
 }
+
+const TRANSIENT = new Set([ZCONNECTIONLOSS, ZCALLTIMEOUT, ZSESSIONEXPIRED, ZCLOSING]);
+const RETRY_MS = 1000;
 
 class Watcher {
   private session: ZkSession | undefined;
@@ -125,12 +129,20 @@ class Watcher {
     }
   }
 
-  /** A read that fails for good ends the command, as a failure of the first read would. */
+  /**
+   * A read cut off by the connection (lost, timed out, or the session expiring under it) is tried again
+   * shortly: the session's own events reconnect or open a new one. Any other failure ends the command, as a
+   * failure of the first read would.
+   */
   private async guard(p: Promise<void>): Promise<void> {
     try {
       await p;
     } catch (err) {
       if (this.stopped) return;
+      if (err instanceof ZkError && TRANSIENT.has(err.code)) {
+        setTimeout(() => void this.guard(this.resyncAll()), RETRY_MS);
+        return;
+      }
       process.stderr.write(`zkbio watch: ${(err as Error).message}\n`);
       await this.stop();
       process.exit(1);

@@ -256,6 +256,43 @@ test('--auth and --config: digest credentials read a node only they may read', a
   }
 });
 
+test('zkbio watch outlives its session: frozen past the timeout, it opens a new one and reports what changed', async () => {
+  const stays = await addPeer('x-stays', 4501);
+  const leaves = await addPeer('x-leaves', 4502);
+  const w = spawnZkbio(['watch', ...target(), '--type', 'logic', '--json']);
+  try {
+    const seen = (event: string, path: string) => () =>
+      watchEvents(w).some((e) => e.event === event && (e.node as { path: string }).path === path);
+    await eventually('both nodes', () => seen('added', stays)() && seen('added', leaves)(), 15_000);
+    // Frozen, the watch cannot answer the server's pings: its session (10 s asked, at most 20 ticks of 500 ms
+    // granted) expires, and meanwhile a node leaves and another joins.
+    w.proc.kill('SIGSTOP');
+    await peer.remove(leaves);
+    const joins = await addPeer('x-joins', 4503);
+    await new Promise((r) => setTimeout(r, 11_500));
+    w.proc.kill('SIGCONT');
+    await eventually(
+      'the new session',
+      () => w.stderr().includes('session expired; opening a new one'),
+      15_000,
+    );
+    await eventually('the node that left meanwhile', seen('removed', leaves), 15_000);
+    await eventually('the node that joined meanwhile', seen('added', joins), 15_000);
+    assert.equal(
+      watchEvents(w).filter((e) => e.event === 'added' && (e.node as { path: string }).path === stays).length,
+      1,
+      'no news for a node that stayed',
+    );
+    await peer.remove(joins);
+    await eventually('and it keeps watching', seen('removed', joins));
+  } finally {
+    w.proc.kill('SIGCONT');
+    w.proc.kill('SIGTERM');
+    await peer.remove(stays);
+  }
+  assert.equal(await w.exited, 0, w.stderr());
+});
+
 test('ls, lookup and watch exit 1 naming the servers when ZooKeeper does not answer within --timeout', async () => {
   const port = await freePort(); // nothing listens there
   for (const args of [['ls'], ['lookup', '--type', 'logic', 'k'], ['watch']]) {
