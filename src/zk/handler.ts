@@ -8,7 +8,7 @@ import { type BioRecord, newRecord } from '../ring/codec.js';
 import { aclsForAuth } from './acl.js';
 import { Cmd, type SessionEvent } from './commands.js';
 import { ZBADARGUMENTS, ZCONNECTIONLOSS, ZkError, ZNONODE, zkErrorCode } from './errors.js';
-import { registerOwnNode, watchOwnNode } from './registration.js';
+import { registerOwnNode } from './registration.js';
 import { type ZkEvent, ZkSession } from './session.js';
 
 /** What ZkClient hands the handler (structured-cloned into the worker). */
@@ -94,16 +94,15 @@ export default function createZkHandler(ctx: BioHandlerContext): BioHandler {
     task.result = s.sessionId;
   }
 
+  /** REGISTER: the own-node reconciliation (registration.ts); the ack names what it had to put right. */
   async function register(task: BioRecord): Promise<void> {
-    const [payloadFolder, payload] = task.values;
+    const [payloadFolder, payload, knownPath, staleSession] = task.values;
     const fields = JSON.parse(task.value) as Record<string, unknown>;
-    const { path } = await registerOwnNode(live(), acl, {
-      prefix: task.path,
-      fields,
-      payloadFolder,
-      payload,
-    });
+    const spec = { prefix: task.path, fields, payloadFolder, payload, knownPath, staleSession };
+    const { path, repairs } = await registerOwnNode(live(), acl, spec);
     task.result = path;
+    task.value = '';
+    task.values = repairs;
   }
 
   async function list(task: BioRecord): Promise<void> {
@@ -153,8 +152,6 @@ export default function createZkHandler(ctx: BioHandlerContext): BioHandler {
           case Cmd.SET_DATA:
             await live().set(task.path, task.value);
             return;
-          case Cmd.WATCH:
-            return await watchOwnNode(live(), task.path);
           default:
             throw new ZkError(ZBADARGUMENTS, `unknown task command ${task.cmd}`);
         }

@@ -1,0 +1,150 @@
+// The own-node registration recipe (src/zk/registration.ts) against a real ZooKeeper, on a real ZkSession
+// whose writes can be held back until a watcher peer has read the node: so that peer reads every version of
+// the node's data, and any version with a wrong `path` would be seen.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { CreateMode } from 'node-zookeeper-client';
+import type { ZkAcl } from '../../src/zk/acl.js';
+import { registerOwnNode } from '../../src/zk/registration.js';
+import { type CreateModeValue, type ZkData, ZkSession } from '../../src/zk/session.js';
+import { connectPeer, eventually, type PeerClient } from '../support/peer-client.js';
+import { VersionReader } from '../support/version-reader.js';
+import { startZk, type ZkHandle } from '../support/zk-server.js';
+
+const ROOT = '/reg/nodes';
+const PAYLOAD_ROOT = '/reg/payload';
+const KIMSERVER_KEYS = ['path', 'type', 'host', 'port', 'worker_cnt', 'active_time'];
+
+let zk: ZkHandle;
+let peer: PeerClient;
+
+before(async () => {
+  zk = await startZk({ local: true });
+  peer = await connectPeer(zk.connectString);
+});
+
+after(async () => {
+  peer?.close();
+  await zk?.stop();
+});
+
+/** A ZkSession whose creates and sets first await the hooks: the test's way to interleave with a peer. */
+class SteppedSession extends ZkSession {
+  beforeCreate: (path: string) => Promise<void> = async () => {};
+  beforeSet: (path: string) => Promise<void> = async () => {};
+
+  override async create(
+    path: string,
+    data: ZkData,
+    mode?: CreateModeValue,
+    acl?: readonly ZkAcl[],
+  ): Promise<string> {
+    await this.beforeCreate(path);
+    return super.create(path, data, mode, acl);
+  }
+
+  override async set(path: string, data: ZkData, version?: number) {
+    await this.beforeSet(path);
+    return super.set(path, data, version);
+  }
+}
+
+async function openSession(): Promise<SteppedSession> {
+  const s = new SteppedSession({ connectString: zk.connectString, sessionTimeoutMs: 4000 });
+  await s.connect();
+  return s;
+}
+
+/** Creates and deletes `n` siblings in `folder`: each moves the folder's cversion on by two. */
+async function churn(folder: string, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const p = await peer.create(`${folder}/sibling-`, 'x', CreateMode.PERSISTENT_SEQUENTIAL);
+    await peer.remove(p);
+  }
+}
+
+const fields = { type: 'gate', host: '127.0.0.1', port: '3355', worker_cnt: 2 };
+const spec = (type: string) => ({
+  prefix: `${ROOT}/${type}/kimserver-${type}`,
+  fields: { ...fields, type },
+  payloadFolder: `${PAYLOAD_ROOT}/${type}`,
+  payload: '{"load":1}',
+});
+
+test('no peer ever reads a wrong path: siblings come and go before and during the registration', async () => {
+  const folder = `${ROOT}/churned`;
+  await peer.mkdirp(folder);
+  await churn(folder, 3); // the folder has seen deletions: its cversion is not the next sequence number
+  const reader = new VersionReader(peer.client, folder);
+  reader.start();
+  const s = await openSession();
+  try {
+    const own = spec('churned');
+    // Peers join and leave between anything the registration read and its create.
+    s.beforeCreate = async (path) => {
+      if (path === own.prefix) await churn(folder, 2);
+    };
+    // Every write waits until the watcher has read the node's current version, so it reads every version.
+    s.beforeSet = async (path) => {
+      const stat = await peer.exists(path);
+      assert.ok(stat, `${path} exists before it is written`);
+      await eventually(`the watcher read version ${stat.version} of ${path}`, () =>
+        reader.versions(path).has(stat.version),
+      );
+    };
+    const { path } = await registerOwnNode(s, s.defaultAcl(), own);
+    const { data, stat } = await peer.get(path);
+    await eventually('the watcher read the final version', () => reader.versions(path).has(stat.version));
+
+    const seen = reader.reads.filter((r) => r.path === path);
+    for (const r of seen) {
+      if (r.data === '') continue; // kimserver skips empty data, and its data watch brings the JSON next
+      const json = JSON.parse(r.data) as { path: string };
+      assert.equal(json.path, path, `version ${r.version} of ${path} carried path ${json.path}`);
+    }
+    assert.deepEqual(
+      [...reader.versions(path)].sort((a, b) => a - b),
+      Array.from({ length: stat.version + 1 }, (_, i) => i),
+      'the watcher read every version',
+    );
+    const json = JSON.parse(data) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(json), KIMSERVER_KEYS, "exactly kimserver's six fields, in its order");
+    assert.deepEqual(
+      { ...json, active_time: undefined },
+      { path, ...fields, type: 'churned', active_time: undefined },
+    );
+    assert.equal(typeof json.active_time, 'number');
+  } finally {
+    reader.stop();
+    await s.close();
+  }
+});
+
+test('a retried registration that finds its own node puts its data, its payload node and stale payloads right', async () => {
+  const s = await openSession();
+  try {
+    const own = spec('retried');
+    const { path } = await registerOwnNode(s, s.defaultAcl(), own);
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    const want = (await peer.get(path)).data;
+    // Everything goes wrong meanwhile: the data is overwritten, the payload node is gone, and a payload node of
+    // an earlier registration of this session is left over.
+    await peer.set(path, '{"path":"elsewhere"}');
+    await peer.remove(`${own.payloadFolder}/${name}`);
+    const stale = `${own.payloadFolder}/kimserver-retried0000000999`;
+    await s.create(stale, '{}', CreateMode.EPHEMERAL as CreateModeValue);
+
+    const again = await registerOwnNode(s, s.defaultAcl(), own);
+    assert.equal(again.path, path, 'the same node, not a second one');
+    assert.deepEqual((await peer.children(`${ROOT}/retried`)).length, 1);
+    assert.equal((await peer.get(path)).data, want, 'the data is written back');
+    assert.deepEqual(
+      await peer.children(own.payloadFolder),
+      [name],
+      'the payload node is back, the stale one gone',
+    );
+    assert.equal((await peer.get(`${own.payloadFolder}/${name}`)).data, own.payload);
+  } finally {
+    await s.close();
+  }
+});
