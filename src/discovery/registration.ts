@@ -57,6 +57,8 @@ export class OwnRegistration {
   /** The own node this session last registered: the run's first guess, kept while the node is lost. */
   private lastPath: string | null = null;
   private sessionId: string | null = null;
+  /** The own node last seen deleted: a run that looked before the deletion may still answer with it. */
+  private deleted: string | null = null;
   /** The session of a bio thread that died: its nodes are deleted by the next run. */
   private staleSession: string | null = null;
   private payload_ = '{}';
@@ -142,7 +144,10 @@ export class OwnRegistration {
   /** The own node's watch fired: it was deleted, or its data changed (perhaps by our own write). */
   onOwnNodeEvent(path: string, deleted: boolean): void {
     if (path !== this.path) return;
-    if (deleted) this.path = null; // unhealthy until it is back
+    if (deleted) {
+      this.path = null; // unhealthy until it is back
+      this.deleted = path;
+    }
     this.run();
   }
 
@@ -177,6 +182,7 @@ export class OwnRegistration {
 
   private onDone(ack: BioRecord): void {
     const { logger, metrics } = this.deps;
+    if (ack.error === 0 && ack.result === this.deleted) return; // gone since: the run queued after it repairs
     if (ack.error === 0) {
       const previous = this.path;
       this.path = ack.result;

@@ -2,13 +2,16 @@
 // whose writes can be held back until a watcher peer has read the node: so that peer reads every version of
 // the node's data, and any version with a wrong `path` would be seen.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, test } from 'node:test';
-import { CreateMode } from 'node-zookeeper-client';
+import { ACL, CreateMode, Id, Permission } from 'node-zookeeper-client';
+import { ZkClient } from '../../src/discovery/zk_client.js';
 import type { ZkAcl } from '../../src/zk/acl.js';
 import { registerOwnNode } from '../../src/zk/registration.js';
 import { type CreateModeValue, type ZkData, ZkSession } from '../../src/zk/session.js';
 import { connectPeer, eventually, type PeerClient } from '../support/peer-client.js';
 import { VersionReader } from '../support/version-reader.js';
+import { Clients, captureLog, gateConfig } from '../support/zk-client.js';
 import { startZk, type ZkHandle } from '../support/zk-server.js';
 
 const ROOT = '/reg/nodes';
@@ -147,4 +150,99 @@ test('a retried registration that finds its own node puts its data, its payload 
   } finally {
     await s.close();
   }
+});
+
+// ---- ZkClient: the main side of the registration, through the bio thread ----
+
+const clients = new Clients();
+after(() => clients.stopAll());
+
+/** A gate node subscribing only to logic, so nothing but the registration itself reads or watches its node. */
+const ownConfig = (serverName: string, extra: Record<string, unknown> = {}) =>
+  gateConfig(
+    zk.connectString,
+    { server_name: serverName, ...extra },
+    { nodes: { root: '/kimserver/nodes', subscribe_node_type: ['logic'] } },
+  );
+
+function repairs(metrics: string, repair: string): number {
+  const m = new RegExp(`^zkbio_registration_repairs_total\\{repair="${repair}"\\} (\\d+)$`, 'm').exec(
+    metrics,
+  );
+  return m ? Number(m[1]) : 0;
+}
+
+test('a payload too large for a task is refused at setPayload() with the limit named; registration goes on', async () => {
+  const log = captureLog('info');
+  const client = new ZkClient(ownConfig('heavy', { bio: { task_ring_bytes: 4096 } }), { logger: log.logger });
+  client.setPayload({ load: 1 });
+  // 4 KiB of task ring takes tasks of up to 2 KiB: this report cannot cross in a REGISTER.
+  const huge = { blob: 'x'.repeat(3000) };
+  assert.throws(
+    () => client.setPayload(huge),
+    (err: Error & { code?: string }) =>
+      err.code === 'PAYLOAD_TOO_LARGE' && /larger than a task allows: \d+ bytes at most/.test(err.message),
+  );
+  try {
+    await client.start();
+    await client.ready(10_000);
+    const self = client.self as string;
+    const payloadPath = `/kimserver/payload/gate/${self.slice(self.lastIndexOf('/') + 1)}`;
+    assert.equal((await peer.get(payloadPath)).data, '{"load":1}', 'the last good report is kept');
+    // Registering is not stuck: the node comes back after a deletion from outside.
+    const again = once(client, 'registered', { signal: AbortSignal.timeout(10_000) });
+    await peer.remove(self);
+    await again;
+    assert.ok(client.healthy);
+  } finally {
+    await client.stop();
+  }
+});
+
+test('own node watched from the first registration: data overwritten is written back, a deleted node created again, a failed arm retried; each counted and logged', async () => {
+  const log = captureLog('info');
+  const client = await clients.start(ownConfig('watched'), { logger: log.logger });
+  const logged = (repair: string) => log.lines().filter((l) => l.repair === repair).length;
+  const counted = async (repair: string) => repairs(await client.metrics.render(), repair);
+  let self = client.self as string;
+  let json = (await peer.get(self)).data;
+
+  await peer.set(self, '{"path":"/somewhere/else"}');
+  await eventually('data written back', async () => (await peer.get(self)).data === json);
+  assert.equal(await counted('data'), 1);
+  assert.equal(logged('data'), 1);
+
+  const again = once(client, 'registered', { signal: AbortSignal.timeout(10_000) });
+  await peer.remove(self);
+  const [second] = (await again) as [string];
+  assert.notEqual(second, self);
+  self = second;
+  json = (await peer.get(self)).data;
+  assert.equal(JSON.parse(json).path, self);
+  assert.equal(await counted('recreated'), 1);
+  assert.equal(logged('recreated'), 1);
+
+  // The own node is overwritten and, in the same breath, its ACL changed from outside so that we cannot read
+  // it (both requests pipelined: ZooKeeper applies the second long before our reaction to the first arrives).
+  // Re-arming the watch fails, and is retried until the ACL is back; then the data is right again, and the
+  // watch is armed again. (ZooKeeper tells no watcher that may not read of later changes: the data change
+  // has to come first.)
+  const open = [new ACL(Permission.ALL, new Id('world', 'anyone'))];
+  const noRead = [new ACL(Permission.ALL & ~Permission.READ, new Id('world', 'anyone'))];
+  const setAcl = (acl: ACL[]) =>
+    new Promise<void>((res, rej) => peer.client.setACL(self, acl, -1, (e) => (e ? rej(e) : res())));
+  const failures = () => log.lines().filter((l) => l.msg === 'registration failed').length;
+  await Promise.all([peer.set(self, 'overwritten, then unreadable'), setAcl(noRead)]);
+  await eventually('the failed arm retried', () => failures() >= 2);
+  await setAcl(open);
+  await eventually('data written back once readable', async () => (await peer.get(self)).data === json);
+  await peer.set(self, 'and again');
+  await eventually('the watch is armed again', async () => (await peer.get(self)).data === json);
+  assert.equal(await counted('data'), 3);
+  assert.equal(logged('data'), 3);
+  assert.ok(client.healthy);
+  assert.deepEqual(
+    await peer.children('/kimserver/nodes/gate').then((c) => c.filter((n) => n.startsWith('watched'))),
+    [self.slice(self.lastIndexOf('/') + 1)],
+  );
 });
