@@ -36,6 +36,8 @@ const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 5000;
 /** A session id as ZooKeeper's stat shows an owner: 16 hex digits. */
 const SESSION_ID_CHARS = 16;
+/** Dead threads' sessions remembered at most (the Bio gives up after 5 crashes in a row by default). */
+const MAX_STALE_SESSIONS = 8;
 const SEQUENCE_CHARS = 10;
 
 const REPAIR_LOGS: Record<OwnNodeRepair, string> = {
@@ -59,8 +61,8 @@ export class OwnRegistration {
   private sessionId: string | null = null;
   /** The own node last seen deleted: a run that looked before the deletion may still answer with it. */
   private deleted: string | null = null;
-  /** The session of a bio thread that died: its nodes are deleted by the next run. */
-  private staleSession: string | null = null;
+  /** Sessions of bio threads that died, oldest first: their nodes are deleted by the next run. */
+  private staleSessions: string[] = [];
   private payload_ = '{}';
   private running = false;
   private runAgain = false;
@@ -83,7 +85,7 @@ export class OwnRegistration {
     const largest = this.task(
       '',
       `${this.prefix}${'0'.repeat(SEQUENCE_CHARS)}`,
-      '0'.repeat(SESSION_ID_CHARS),
+      Array(MAX_STALE_SESSIONS).fill('0'.repeat(SESSION_ID_CHARS)),
     );
     this.maxPayloadBytes = deps.maxTaskBytes - encodedSize(newRecord(Cmd.REGISTER, ...largest));
     if (this.maxPayloadBytes < 2) {
@@ -131,7 +133,8 @@ export class OwnRegistration {
    * for a whole session timeout, beside the registration of the new session. So the next run deletes them.
    */
   onThreadCrash(): void {
-    if (this.sessionId !== null) this.staleSession = this.sessionId;
+    if (this.sessionId !== null)
+      this.staleSessions = [...this.staleSessions, this.sessionId].slice(-MAX_STALE_SESSIONS);
     this.sessionId = null;
     this.forget();
   }
@@ -159,8 +162,8 @@ export class OwnRegistration {
   }
 
   /** [path, value, values] of a REGISTER task. */
-  private task(payload: string, knownPath: string, staleSession: string): [string, string, string[]] {
-    return [this.prefix, this.fields, [this.payloadFolder, payload, knownPath, staleSession]];
+  private task(payload: string, knownPath: string, staleSessions: string[]): [string, string, string[]] {
+    return [this.prefix, this.fields, [this.payloadFolder, payload, knownPath, staleSessions.join(',')]];
   }
 
   private run(): void {
@@ -172,7 +175,7 @@ export class OwnRegistration {
     this.running = true;
     this.runAgain = false;
     const generation = this.generation;
-    const [path, value, values] = this.task(this.payload_, this.lastPath ?? '', this.staleSession ?? '');
+    const [path, value, values] = this.task(this.payload_, this.lastPath ?? '', this.staleSessions);
     this.deps.queue(Cmd.REGISTER, path, value, values, (ack) => {
       this.running = false;
       if (generation === this.generation) this.onDone(ack);
@@ -187,7 +190,7 @@ export class OwnRegistration {
       const previous = this.path;
       this.path = ack.result;
       this.lastPath = ack.result;
-      this.staleSession = null;
+      this.staleSessions = [];
       this.failures = 0;
       for (const repair of ack.values as OwnNodeRepair[]) {
         metrics.registrationRepairsTotal.inc({ repair });

@@ -9,8 +9,9 @@ export const Cmd = {
   /**
    * Reconcile the own node, its data, its payload node and its data watch (src/zk/registration.ts).
    * path = own node prefix `{root}/{type}/{server}-{type}`, value = its JSON fields without path and
-   * active_time, values = [payload folder, payload JSON, last known own path or '', a dead thread's session
-   * id or '']. Ack: result = the own node's full path, values = what had to be put right (OwnNodeRepair).
+   * active_time, values = [payload folder, payload JSON, last known own path or '', the sessions of dead
+   * bio threads, comma-separated, or '']. Ack: result = the own node's full path, values = what had to be
+   * put right (OwnNodeRepair).
    */
   REGISTER: 2,
   /**

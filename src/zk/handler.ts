@@ -96,9 +96,10 @@ export default function createZkHandler(ctx: BioHandlerContext): BioHandler {
 
   /** REGISTER: the own-node reconciliation (registration.ts); the ack names what it had to put right. */
   async function register(task: BioRecord): Promise<void> {
-    const [payloadFolder, payload, knownPath, staleSession] = task.values;
+    const [payloadFolder, payload, knownPath, stale] = task.values;
     const fields = JSON.parse(task.value) as Record<string, unknown>;
-    const spec = { prefix: task.path, fields, payloadFolder, payload, knownPath, staleSession };
+    const staleSessions = stale ? stale.split(',') : [];
+    const spec = { prefix: task.path, fields, payloadFolder, payload, knownPath, staleSessions };
     const { path, repairs } = await registerOwnNode(live(), acl, spec);
     task.result = path;
     task.value = '';

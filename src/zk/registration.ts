@@ -23,8 +23,8 @@ export interface OwnNodeSpec {
   payload: string;
   /** Where this session's own node was last seen; looked at first, so a run need not list the whole folder. */
   knownPath?: string;
-  /** A session of this node that died with its bio thread: its nodes are deleted before anything is created. */
-  staleSession?: string;
+  /** Sessions of this node that died with their bio thread: their nodes are deleted before anything is created. */
+  staleSessions?: readonly string[];
 }
 
 /** What a run had to put right, in the order it did it. A first registration reports nothing. */
@@ -72,10 +72,12 @@ export async function registerOwnNode(
   const namePrefix = spec.prefix.slice(parent.length + 1);
   await s.mkdirp(parent, acl);
   await s.mkdirp(spec.payloadFolder, acl);
-  if (spec.staleSession && spec.staleSession !== s.sessionId) {
+  const stale = new Set(spec.staleSessions);
+  stale.delete(s.sessionId);
+  if (stale.size > 0) {
     const dropped =
-      (await dropOwned(s, parent, namePrefix, spec.staleSession)) +
-      (await dropOwned(s, spec.payloadFolder, namePrefix, spec.staleSession));
+      (await dropOwned(s, parent, namePrefix, stale)) +
+      (await dropOwned(s, spec.payloadFolder, namePrefix, stale));
     if (dropped > 0) repairs.push('stale_session');
   }
   let path = (await ownedBy(s, spec.knownPath)) ?? (await s.findOwnNode(parent, namePrefix));
@@ -88,7 +90,7 @@ export async function registerOwnNode(
   if ((await writeOwnData(s, path, spec.fields)) && !created) repairs.push('data');
   if ((await ensurePayload(s, `${spec.payloadFolder}/${name}`, spec.payload, acl)) && !created)
     repairs.push('payload');
-  if ((await dropOwned(s, spec.payloadFolder, namePrefix, s.sessionId, name)) > 0)
+  if ((await dropOwned(s, spec.payloadFolder, namePrefix, new Set([s.sessionId]), name)) > 0)
     repairs.push('stale_payload');
   return { path, repairs };
 }
@@ -146,14 +148,14 @@ async function ensurePayload(
 }
 
 /**
- * Deletes the `${namePrefix}NNNNNNNNNN` children of `folder` that `owner` owns, except `keep`; returns how
- * many went.
+ * Deletes the `${namePrefix}NNNNNNNNNN` children of `folder` that one of `owners` owns, except `keep`;
+ * returns how many went.
  */
 async function dropOwned(
   s: ZkSession,
   folder: string,
   namePrefix: string,
-  owner: string,
+  owners: ReadonlySet<string>,
   keep?: string,
 ): Promise<number> {
   const { children } = await s.getChildren(folder);
@@ -162,7 +164,8 @@ async function dropOwned(
     if (name === keep || !name.startsWith(namePrefix)) continue;
     if (!SEQUENCE_SUFFIX.test(name.slice(namePrefix.length))) continue;
     const path = `${folder}/${name}`;
-    if ((await s.exists(path))?.ephemeralOwner !== owner) continue;
+    const owner = (await s.exists(path))?.ephemeralOwner;
+    if (owner === undefined || !owners.has(owner)) continue;
     try {
       await s.delete(path);
       dropped++;
