@@ -249,3 +249,44 @@ test('own node watched from the first registration: data overwritten is written 
     [self.slice(self.lastIndexOf('/') + 1)],
   );
 });
+
+test('through ZkClient, with peers joining and leaving all along: every read of every own node shows its real path', async () => {
+  const folder = '/kimserver/nodes/gate';
+  await peer.mkdirp(folder);
+  const reader = new VersionReader(peer.client, folder);
+  reader.start();
+  let churning = true;
+  const churner = (async () => {
+    while (churning) await churn(folder, 1);
+  })();
+  const client = await clients.start(ownConfig('busy'));
+  try {
+    const paths = [client.self as string];
+    for (let i = 0; i < 3; i++) {
+      const again = once(client, 'registered', { signal: AbortSignal.timeout(10_000) });
+      await peer.remove(paths[paths.length - 1]);
+      paths.push(((await again) as [string])[0]);
+    }
+    const last = paths[paths.length - 1];
+    const { stat } = await peer.get(last);
+    await eventually('the reader read the last node', () => reader.versions(last).has(stat.version));
+    churning = false;
+    await churner;
+    const own = reader.reads.filter((r) => r.path.startsWith(`${folder}/busy-gate`));
+    assert.ok(own.length >= paths.length, `${own.length} reads of ${paths.length} own nodes`);
+    for (const r of own) {
+      if (r.data === '') continue;
+      assert.equal(
+        (JSON.parse(r.data) as { path: string }).path,
+        r.path,
+        `version ${r.version} of ${r.path}`,
+      );
+    }
+    assert.deepEqual(Object.keys(JSON.parse((await peer.get(last)).data)), KIMSERVER_KEYS);
+  } finally {
+    churning = false;
+    await churner;
+    reader.stop();
+    await client.stop();
+  }
+});
