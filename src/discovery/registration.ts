@@ -120,7 +120,7 @@ export class OwnRegistration {
       this.sessionId = sessionId;
       this.forget();
     }
-    this.run();
+    this.reconcile();
   }
 
   /** The session expired: its ephemeral nodes went with it. */
@@ -151,7 +151,7 @@ export class OwnRegistration {
       this.path = null; // unhealthy until it is back
       this.deleted = path;
     }
-    this.run();
+    this.reconcile();
   }
 
   private forget(): void {
@@ -166,7 +166,8 @@ export class OwnRegistration {
     return [this.prefix, this.fields, [this.payloadFolder, payload, knownPath, staleSessions.join(',')]];
   }
 
-  private run(): void {
+  /** Runs the reconciliation now, or once more after the one in flight. */
+  reconcile(): void {
     if (!this.deps.canRun()) return;
     if (this.running) {
       this.runAgain = true;
@@ -179,7 +180,7 @@ export class OwnRegistration {
     this.deps.queue(Cmd.REGISTER, path, value, values, (ack) => {
       this.running = false;
       if (generation === this.generation) this.onDone(ack);
-      if (this.runAgain) this.run();
+      if (this.runAgain) this.reconcile();
     });
   }
 
@@ -206,6 +207,6 @@ export class OwnRegistration {
     if (ack.error === BioError.Cancelled || ack.error === BioError.WorkerCrashed) return;
     const delay = Math.min(RETRY_MIN_MS * 2 ** this.failures++, RETRY_MAX_MS);
     logger.warn({ error: ack.errName, detail: ack.result, retryInMs: delay }, 'registration failed');
-    this.deps.later(delay, () => this.run());
+    this.deps.later(delay, () => this.reconcile());
   }
 }

@@ -141,10 +141,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       queue: (cmd, path, value, values, done) => this.queue(cmd, path, value, values, done),
       later: (ms, fn) => this.later(ms, fn),
       canRun: () => this._state === 'CONNECTED' && !this.stopping,
-      onRegistered: (path) => {
-        this.payloadDirty = true; // a new payload node starts from the report it was created with
-        this.emit('registered', path);
-      },
+      onRegistered: (path) => this.emit('registered', path),
     });
     this.bio.on('crash', () => this.onBioCrash());
     this.bio.on('failed', (err) => {
@@ -359,6 +356,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       if (ack.error !== 0 && ack.error !== BioError.Cancelled) {
         this.payloadDirty = true; // try again next interval
         this.logger.debug({ path, error: ack.errName }, 'payload write failed');
+        if (ack.errName === 'ZNONODE') this.registration.reconcile(); // it creates the payload node again
       }
     });
   }

@@ -158,11 +158,15 @@ const clients = new Clients();
 after(() => clients.stopAll());
 
 /** A gate node subscribing only to logic, so nothing but the registration itself reads or watches its node. */
-const ownConfig = (serverName: string, extra: Record<string, unknown> = {}) =>
+const ownConfig = (
+  serverName: string,
+  extra: Record<string, unknown> = {},
+  zookeeper: Record<string, unknown> = {},
+) =>
   gateConfig(
     zk.connectString,
     { server_name: serverName, ...extra },
-    { nodes: { root: '/kimserver/nodes', subscribe_node_type: ['logic'] } },
+    { nodes: { root: '/kimserver/nodes', subscribe_node_type: ['logic'] }, ...zookeeper },
   );
 
 function repairs(metrics: string, repair: string): number {
@@ -289,4 +293,18 @@ test('through ZkClient, with peers joining and leaving all along: every read of 
     reader.stop();
     await client.stop();
   }
+});
+
+test('payload node deleted from outside: the next payload write finds it gone and the registration creates it again', async () => {
+  const client = await clients.start(ownConfig('loaded', {}, { payload_interval: 100 }));
+  const self = client.self as string;
+  const payloadPath = `/kimserver/payload/gate/${self.slice(self.lastIndexOf('/') + 1)}`;
+  await peer.remove(payloadPath);
+  client.setPayload({ load: 7 });
+  await eventually('payload node created again with the latest report', async () => {
+    const stat = await peer.exists(payloadPath);
+    return stat !== null && (await peer.get(payloadPath)).data === '{"load":7}';
+  });
+  await eventually('counted', async () => repairs(await client.metrics.render(), 'payload') === 1);
+  assert.ok(client.healthy);
 });
