@@ -5,7 +5,7 @@ import { ZkClient } from './zk_client.js';
 
 export { loadConfigFile, parseConfig, type ZkbioConfig } from './config.js';
 export { type PeerData, type PeerDataReason, parsePeerData } from './peer.js';
-export { ZkClient, type ZkClientEvents, type ZkClientOptions } from './zk_client.js';
+export { type BadPeer, ZkClient, type ZkClientEvents, type ZkClientOptions } from './zk_client.js';
 
 /**
  * Starts discovery from a config: a kimserver config.json path, its parsed object, or a ZkbioConfig. The

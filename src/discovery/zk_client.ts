@@ -46,6 +46,16 @@ export interface ZkClientEvents {
   failed: [err: Error];
 }
 
+/** A peer znode whose data was refused, and why. */
+export interface BadPeer {
+  path: string;
+  type: string;
+  reason: PeerDataReason;
+  detail: string;
+  /** When it was first refused (ms since the epoch). */
+  since: number;
+}
+
 export interface ZkClientOptions {
   logger?: Logger;
   metrics?: Metrics;
@@ -79,8 +89,8 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
   private readonly bio: Bio;
   private readonly types = new Map<string, TypeWatch>();
   private readonly onAck = new Map<number, (ack: BioRecord) => void>();
-  /** Paths whose bad data was logged already: once per path, until it turns good. */
-  private readonly warnedPaths = new Set<string>();
+  /** Peer znodes skipped for bad data, by path, until they turn good or go: logged once each, shown on the status page. */
+  private readonly badPaths = new Map<string, BadPeer>();
   private readonly timers = new Set<NodeJS.Timeout>();
   /**
    * Serving nodes per subscribed type, for the table-size gauge, kept from the table's change events: listing
@@ -157,6 +167,11 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
   /** Connected and registered: what /healthz reports as 200. */
   get healthy(): boolean {
     return this._state === 'CONNECTED' && this._self !== null;
+  }
+
+  /** Peer znodes that are skipped now because their data is bad, in the order they were first refused. */
+  get badPeers(): BadPeer[] {
+    return [...this.badPaths.values()];
   }
 
   /** Starts the bio thread and the session. Resolves once the thread runs; the session connects in the background. */
@@ -311,6 +326,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       const names = ack.error === 0 ? ack.values : [];
       t.failures = 0;
       const diff = this.nodes.applyChildren(type, names);
+      this.forgetGoneBadPeers(t.folder, names);
       const toRead = t.fullResync ? names : diff.added.map((p) => p.slice(t.folder.length + 1));
       t.fullResync = false;
       this.readChildren(t.folder, toRead);
@@ -356,6 +372,14 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       const type = this.typeOfFolder(ack.path);
       if (type) this.retryType(type);
     }
+  }
+
+  /** Bad peers under `folder` that a listing no longer has are gone, not bad. */
+  private forgetGoneBadPeers(folder: string, names: readonly string[]): void {
+    if (this.badPaths.size === 0) return;
+    const listed = new Set(names);
+    for (const path of this.badPaths.keys())
+      if (parentOf(path) === folder && !listed.has(nameOf(path))) this.badPaths.delete(path);
   }
 
   /** A full resync of `type` after a failure, with backoff; one retry pending per type at a time. */
@@ -433,7 +457,10 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
         const folderType = this.typeOfFolder(ack.path);
         if (folderType)
           this.list(folderType); // the folder itself went: listing leaves an exists watch
-        else if (this.typeOfFolder(parentOf(ack.path))) this.nodes.delZkNode(ack.path);
+        else if (this.typeOfFolder(parentOf(ack.path))) {
+          this.badPaths.delete(ack.path);
+          this.nodes.delZkNode(ack.path);
+        }
         break;
       }
     }
@@ -489,32 +516,33 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     // read it again at once, in a loop.
     const tooLarge = ev.error === BioError.RecordTooLarge;
     if (ev.errName === 'ZNOAUTH') {
-      this.badPeerData(ev.path, 'invalid', 'the node is not readable (ZNOAUTH): its ACL denies us');
+      this.badPeerData(ev.path, type, 'invalid', 'the node is not readable (ZNOAUTH): its ACL denies us');
       return;
     }
     if (ev.error !== 0 && !tooLarge) {
       // ZNONODE: deleted since it was listed; the children watch reports it too.
-      if (ev.errName === 'ZNONODE') this.nodes.delZkNode(ev.path);
-      else this.retryType(type);
+      if (ev.errName === 'ZNONODE') {
+        this.badPaths.delete(ev.path);
+        this.nodes.delZkNode(ev.path);
+      } else this.retryType(type);
       return;
     }
     const peer: PeerData = tooLarge
       ? { ok: false, reason: 'too_large', detail: `${ev.result} bytes do not fit in the ack ring` }
       : parsePeerData(ev.path, type, ev.value, this.config.zookeeper.maxNodeBytes);
     if (!peer.ok) {
-      this.badPeerData(ev.path, peer.reason, peer.detail);
+      this.badPeerData(ev.path, type, peer.reason, peer.detail);
       return;
     }
-    this.warnedPaths.delete(ev.path);
+    this.badPaths.delete(ev.path);
     this.nodes.upsert(peer.node);
   }
 
-  private badPeerData(path: string, reason: PeerDataReason, detail: string): void {
+  private badPeerData(path: string, type: string, reason: PeerDataReason, detail: string): void {
     this.metrics.badPeerDataTotal.inc({ reason });
-    if (!this.warnedPaths.has(path)) {
-      this.warnedPaths.add(path);
-      this.logger.warn({ path, reason, detail }, 'skipping bad peer data');
-    }
+    const known = this.badPaths.get(path);
+    if (!known) this.logger.warn({ path, reason, detail }, 'skipping bad peer data');
+    this.badPaths.set(path, { path, type, reason, detail, since: known?.since ?? Date.now() });
     // A node that turned bad no longer serves: its last good data is stale.
     this.nodes.delZkNode(path);
   }

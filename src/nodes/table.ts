@@ -269,6 +269,30 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
     return [...this.#entries.values()];
   }
 
+  /**
+   * How many of the 2^32 key hashes each ring member of `type` serves, members in ring insertion order
+   * (for the status page). O(points): computed when asked, never kept.
+   */
+  keyShares(type: string): { member: HashNode; keys: number }[] {
+    const ring = this.#rings.get(type);
+    if (ring === undefined) return [];
+    ring.flush();
+    // A hash h goes to the first point >= h, so point i serves (point i-1, point i], the first one the wrap.
+    const keys = new Float64Array(this.#members.length);
+    const n = ring.size;
+    let prev = ring.pointAt(n - 1) - 2 ** 32;
+    for (let i = 0; i < n; i++) {
+      const p = ring.pointAt(i);
+      keys[ring.slotAt(i)] += p - prev;
+      prev = p;
+    }
+    const servers = [...this.#servers.values()].filter((s) => s.serving?.type === type);
+    servers.sort((a, b) => a.seq - b.seq);
+    return servers.flatMap((s) =>
+      s.slots.map((slot) => ({ member: this.#members[slot]!, keys: keys[slot] })),
+    );
+  }
+
   /** Ring points of a type (for metrics and tests). */
   pointCount(type?: string): number {
     if (type !== undefined) return this.#rings.get(type)?.length ?? 0;
