@@ -25,6 +25,7 @@ main { padding: 12px 16px; display: grid; gap: 12px;
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px;
   min-width: 0; }
 .card h2 { font-size: 14px; margin: 0 0 8px; }
+.card * + h2 { margin-top: 12px; }
 .wide { grid-column: 1 / -1; }
 .cols { display: grid; gap: 14px; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); }
 @media (max-width: 900px) { .cols { grid-template-columns: minmax(0, 1fr); } }
@@ -136,7 +137,8 @@ function fmtSec(sec) {
   if (sec < 1) return +(sec * 1e3).toPrecision(3) + ' ms';
   return +sec.toPrecision(3) + ' s';
 }
-function fmtPct(share) { return (share * 100).toFixed(2) + '%'; }
+/** Two decimals, or three significant digits below 1% (4,000 members have about 0.025% each). */
+function fmtPct(share) { var p = share * 100; return (p >= 1 || p === 0 ? p.toFixed(2) : p.toPrecision(3)) + '%'; }
 function fmtInt(n) { return Math.round(n).toLocaleString('en-US'); }
 /** The server's clock now, so ages do not depend on the browser's clock. */
 function serverNow() { return view.live ? view.live.now + (Date.now() - view.receivedAt) : Date.now(); }
@@ -243,7 +245,8 @@ function renderTypes() {
 
 /** host, then port, then worker: the order a person looks for, whatever order the ring has. */
 function byAddress(a, b) {
-  return a.host < b.host ? -1 : a.host > b.host ? 1 : a.port - b.port || (a.worker_index || 0) - (b.worker_index || 0);
+  return a.host.localeCompare(b.host, 'en', { numeric: true }) || a.port - b.port ||
+    (a.worker_index || 0) - (b.worker_index || 0);
 }
 
 function serverShares(type) {

@@ -203,21 +203,55 @@ test('the status page shows the table, the ring shares, bad peer data and the dr
   assert.deepEqual(page.errors, [], 'no script errors in the page');
 });
 
-test('every process behind the port answers the page and its JSON alike', async () => {
-  const live = new Map<number, { role: string; bad_total: number; types: string[] }>();
+interface LiveReply {
+  served_by: number;
+  role: string;
+  version: number;
+  types: string[];
+  bad: { path: string; reason: string }[];
+  bad_total: number;
+  drain: { le: number[]; counts: number[]; count: number };
+}
+
+/** GETs /live on fresh connections until both cluster workers answered; one reply per pid. */
+async function liveFromEveryWorker(): Promise<Map<number, LiveReply>> {
+  const live = new Map<number, LiveReply>();
   for (let i = 0; i < 100 && live.size < 2; i++) {
     const r = await node.get('/live');
     assert.equal(r.status, 200);
-    const body = r.json<{ served_by: number; role: string; bad_total: number; types: string[] }>();
+    const body = r.json<LiveReply>();
     live.set(body.served_by, body);
   }
   assert.equal(live.size, 2, 'both cluster workers answered');
-  for (const l of live.values()) {
+  return live;
+}
+
+test("every worker behind the port answers /live with the primary's view; a deleted bad peer leaves it", async () => {
+  const bad = await peer.create(`${FOLDER}/kim-logic`, 'not json');
+  await eventually(
+    'the bad peer reported',
+    async () => (await node.get('/live')).json<LiveReply>().bad_total === 1,
+  );
+  for (const l of (await liveFromEveryWorker()).values()) {
     assert.match(l.role, /^worker \d+$/);
     assert.deepEqual(l.types, ['logic', 'cache']);
+    assert.deepEqual(
+      l.bad.map((b) => [b.path, b.reason]),
+      [[bad, 'not_json']],
+    );
+    assert.equal(l.drain.counts.length, l.drain.le.length + 1);
+    assert.equal(
+      l.drain.counts.reduce((a, c) => a + c, 0),
+      l.drain.count,
+    );
+    assert.ok(l.drain.count > 0);
   }
+  await peer.remove(bad);
+  await eventually(
+    'the deleted bad peer gone',
+    async () => (await node.get('/live')).json<LiveReply>().bad_total === 0,
+  );
   const page = await node.get('/');
   assert.equal(page.status, 200);
   assert.match(page.body, /^<!doctype html>/);
-  assert.doesNotMatch(page.body, /<script[^>]+src=|<link[^>]+href=/, 'nothing loaded from elsewhere');
 });
