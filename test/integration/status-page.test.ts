@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { CreateMode } from 'node-zookeeper-client';
 import { Nodes } from '../../src/nodes/table.js';
@@ -163,7 +164,16 @@ test('the status page shows the table, the ring shares, bad peer data and the dr
 
   await page.screenshot(`${ARTIFACTS}status-page-1280x800.png`);
 
+  // Polling every second keeps the page the same size while nothing changes.
+  const elements = () => page.eval<number>(`document.getElementsByTagName('*').length`);
+  const before = await elements();
+  await sleep(2500);
+  assert.equal(await elements(), before, 'no growth in the page between polls');
+
   // A peer joins, and the bad peer turns good: both show up without a reload.
+  const drained = () =>
+    texts(page, '#drain-stats').then((t) => Number.parseInt(t[0].replaceAll(',', ''), 10));
+  const drainedBefore = await drained();
   await peer.create(`${FOLDER}/kim-logic`, peerJson('', 'logic', 3403, 2));
   await peer.set(bad, peerJson(bad, 'logic', 3404, 1));
   await page.waitFor(
@@ -187,6 +197,12 @@ test('the status page shows the table, the ring shares, bad peer data and the dr
   assert.match(
     (await texts(page, '.ring[data-type="logic"] .share-sum'))[0],
     /^9 members; shares sum to 100\.00%/,
+  );
+
+  // The drain figures moved with the acks those changes brought, also without a reload.
+  await page.waitFor(
+    'more acks drained',
+    `Number.parseInt(document.querySelector('#drain-stats').textContent.replaceAll(',', ''), 10) > ${drainedBefore}`,
   );
 
   // A narrow window: nothing wider than the screen, the nodes still readable.
