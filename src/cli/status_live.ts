@@ -4,7 +4,8 @@
  * ZkClient and its metrics when asked, never kept up to date in the background; the one thing tracked is
  * the time of the table's last change (a timestamp per change event).
  */
-import type { BadPeer, ZkClient } from '../discovery/zk_client.js';
+import type { BadPeer } from '../discovery/bad_peers.js';
+import type { ZkClient } from '../discovery/zk_client.js';
 
 /** At most this many bad peers are listed; `bad_total` counts them all. */
 export const MAX_BAD_LISTED = 100;

@@ -3,9 +3,10 @@ import type { Metrics } from '../metrics.js';
 import { loadConfigFile, parseConfig, type ZkbioConfig } from './config.js';
 import { ZkClient } from './zk_client.js';
 
+export type { BadPeer } from './bad_peers.js';
 export { loadConfigFile, parseConfig, type ZkbioConfig } from './config.js';
 export { type PeerData, type PeerDataReason, parsePeerData } from './peer.js';
-export { type BadPeer, ZkClient, type ZkClientEvents, type ZkClientOptions } from './zk_client.js';
+export { ZkClient, type ZkClientEvents, type ZkClientOptions } from './zk_client.js';
 
 /**
  * Starts discovery from a config: a kimserver config.json path, its parsed object, or a ZkbioConfig. The

@@ -28,6 +28,7 @@ import type { ZkNode } from '../nodes/validate.js';
 import type { BioRecord } from '../ring/codec.js';
 import { Cmd, type SessionEvent } from '../zk/commands.js';
 import type { ZkHandlerOptions } from '../zk/handler.js';
+import { type BadPeer, BadPeers } from './bad_peers.js';
 import type { ZkbioConfig } from './config.js';
 import { type PeerData, type PeerDataReason, parsePeerData } from './peer.js';
 
@@ -44,16 +45,6 @@ export interface ZkClientEvents {
   registered: [path: string];
   /** The bio thread kept crashing and the Bio gave up: discovery is CLOSED for good; restart the process. */
   failed: [err: Error];
-}
-
-/** A peer znode whose data was refused, and why. */
-export interface BadPeer {
-  path: string;
-  type: string;
-  reason: PeerDataReason;
-  detail: string;
-  /** When it was first refused (ms since the epoch). */
-  since: number;
 }
 
 export interface ZkClientOptions {
@@ -89,8 +80,8 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
   private readonly bio: Bio;
   private readonly types = new Map<string, TypeWatch>();
   private readonly onAck = new Map<number, (ack: BioRecord) => void>();
-  /** Peer znodes skipped for bad data, by path, until they turn good or go: logged once each, shown on the status page. */
-  private readonly badPaths = new Map<string, BadPeer>();
+  /** Peer znodes skipped for bad data: logged once each, listed on the status page. */
+  private readonly bad = new BadPeers();
   private readonly timers = new Set<NodeJS.Timeout>();
   /**
    * Serving nodes per subscribed type, for the table-size gauge, kept from the table's change events: listing
@@ -171,7 +162,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
 
   /** Peer znodes that are skipped now because their data is bad, in the order they were first refused. */
   get badPeers(): BadPeer[] {
-    return [...this.badPaths.values()];
+    return this.bad.list();
   }
 
   /** Starts the bio thread and the session. Resolves once the thread runs; the session connects in the background. */
@@ -326,7 +317,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       const names = ack.error === 0 ? ack.values : [];
       t.failures = 0;
       const diff = this.nodes.applyChildren(type, names);
-      this.forgetGoneBadPeers(t.folder, names);
+      this.bad.forgetGone(t.folder, names);
       const toRead = t.fullResync ? names : diff.added.map((p) => p.slice(t.folder.length + 1));
       t.fullResync = false;
       this.readChildren(t.folder, toRead);
@@ -372,14 +363,6 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       const type = this.typeOfFolder(ack.path);
       if (type) this.retryType(type);
     }
-  }
-
-  /** Bad peers under `folder` that a listing no longer has are gone, not bad. */
-  private forgetGoneBadPeers(folder: string, names: readonly string[]): void {
-    if (this.badPaths.size === 0) return;
-    const listed = new Set(names);
-    for (const path of this.badPaths.keys())
-      if (parentOf(path) === folder && !listed.has(nameOf(path))) this.badPaths.delete(path);
   }
 
   /** A full resync of `type` after a failure, with backoff; one retry pending per type at a time. */
@@ -458,7 +441,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
         if (folderType)
           this.list(folderType); // the folder itself went: listing leaves an exists watch
         else if (this.typeOfFolder(parentOf(ack.path))) {
-          this.badPaths.delete(ack.path);
+          this.bad.forget(ack.path);
           this.nodes.delZkNode(ack.path);
         }
         break;
@@ -522,7 +505,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     if (ev.error !== 0 && !tooLarge) {
       // ZNONODE: deleted since it was listed; the children watch reports it too.
       if (ev.errName === 'ZNONODE') {
-        this.badPaths.delete(ev.path);
+        this.bad.forget(ev.path);
         this.nodes.delZkNode(ev.path);
       } else this.retryType(type);
       return;
@@ -534,15 +517,14 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       this.badPeerData(ev.path, type, peer.reason, peer.detail);
       return;
     }
-    this.badPaths.delete(ev.path);
+    this.bad.forget(ev.path);
     this.nodes.upsert(peer.node);
   }
 
   private badPeerData(path: string, type: string, reason: PeerDataReason, detail: string): void {
     this.metrics.badPeerDataTotal.inc({ reason });
-    const known = this.badPaths.get(path);
-    if (!known) this.logger.warn({ path, reason, detail }, 'skipping bad peer data');
-    this.badPaths.set(path, { path, type, reason, detail, since: known?.since ?? Date.now() });
+    if (this.bad.note(path, type, reason, detail))
+      this.logger.warn({ path, reason, detail }, 'skipping bad peer data');
     // A node that turned bad no longer serves: its last good data is stale.
     this.nodes.delZkNode(path);
   }
