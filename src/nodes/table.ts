@@ -286,15 +286,15 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
   keyShares(type: string): { member: HashNode; keys: number }[] {
     const ring = this.#rings.get(type);
     if (ring === undefined) return [];
-    ring.flush();
-    // A hash h goes to the first point >= h, so point i serves (point i-1, point i], the first one the wrap.
+    // A hash h goes to the first point >= h, so point i serves (point i-1, point i], the first one the wrap;
+    // of equal points the first serves and the others get an empty arc.
+    const e = ring.entries();
+    if (e.length === 0) return [];
     const keys = new Float64Array(this.#members.length);
-    const n = ring.size;
-    let prev = ring.pointAt(n - 1) - 2 ** 32;
-    for (let i = 0; i < n; i++) {
-      const p = ring.pointAt(i);
-      keys[ring.slotAt(i)] += p - prev;
-      prev = p;
+    let prev = e[e.length - 2] - 2 ** 32;
+    for (let i = 0; i < e.length; i += 2) {
+      keys[e[i + 1]] += e[i] - prev;
+      prev = e[i];
     }
     const servers = [...this.#servers.values()].filter((s) => s.serving?.type === type);
     servers.sort((a, b) => a.seq - b.seq);

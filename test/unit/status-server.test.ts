@@ -92,6 +92,20 @@ test("each member's keys are exactly the hashes its lookups answer, summing to 2
   assert.deepEqual(t.keyShares('nope'), []);
 });
 
+test('of colliding points the first inserted member gets the arc, the other none', () => {
+  // vnodeCount 4: one MD5 group per member, so points can be given by hand (precomputed points).
+  const t = new Nodes({ vnodeCount: 4 });
+  const a = node(1, { worker_cnt: 1 });
+  assert.ok(t.addZkNode(a, [Uint32Array.of(10, 20, 30, 40)]));
+  assert.ok(t.addZkNode(node(2, { worker_cnt: 1 }), [Uint32Array.of(10, 20, 30, 40)]));
+  assert.ok(t.addZkNode(node(3, { worker_cnt: 1 }), [Uint32Array.of(25, 1000, 2 ** 31, 2 ** 32 - 1)]));
+  const keys = (tb: Nodes) => tb.keyShares('logic').map((s) => s.keys);
+  // a: (2^32-1, 10] wrapping = 11, (10, 20], (25, 30], (30, 40]; the third: (20, 25] and the rest.
+  assert.deepEqual(keys(t), [11 + 10 + 5 + 10, 0, 5 + (2 ** 32 - 1 - 40)]);
+  assert.ok(t.delZkNode(a.path));
+  assert.deepEqual(keys(t), [11 + 10 + 5 + 10, 5 + (2 ** 32 - 1 - 40)], 'the other serves again');
+});
+
 test('GET / is the whole page: inline script and style, no outside resource', async () => {
   const r = await bigServer.get('/');
   assert.equal(r.status, 200);
