@@ -106,7 +106,7 @@ var MAX_BARS = 48;
 var KEY_SPACE = 4294967296;
 var SVGNS = 'http://www.w3.org/2000/svg';
 var view = { version: -1, live: null, nodes: null, ring: null, receivedAt: 0, badKey: '', typesKey: '',
-  showAll: {}, ages: [], depth: { task: [], ack: [] }, prev: null, rate: null, timer: 0 };
+  showAll: {}, ages: [], depth: { task: [], ack: [] }, prev: null, rate: null, timer: 0, busy: false };
 
 function $(id) { return document.getElementById(id); }
 function el(ns, tag, attrs, kids) {
@@ -154,6 +154,8 @@ function getJson(path) {
 
 function poll() {
   clearTimeout(view.timer);
+  if (view.busy) return; // the poll in flight schedules the next one
+  view.busy = true;
   getJson('/live').then(function (r) {
     var live = r.body;
     var fresh = view.nodes === null || live.version !== view.version;
@@ -177,6 +179,7 @@ function poll() {
   }).catch(function (err) {
     showError('No answer from the node (' + err.message + '); retrying every second.');
   }).finally(function () {
+    view.busy = false;
     if (!document.hidden) view.timer = setTimeout(poll, POLL_MS);
   });
 }
