@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import { joinNodeTable } from '../cluster/join.js';
-import { requestMetrics } from './metrics_ipc.js';
+import { requestLive, requestMetrics } from './metrics_ipc.js';
 import { createStatusServer } from './status_server.js';
 
 export async function runWorker(
@@ -17,6 +17,7 @@ export async function runWorker(
     nodes: replica.nodes,
     status: () => replica.status,
     metrics: () => requestMetrics(),
+    live: () => requestLive(),
   });
   if (listen) server.listen(listen.port, listen.host);
   const stop = () => {

@@ -3,6 +3,7 @@ import type { Metrics } from '../metrics.js';
 import { loadConfigFile, parseConfig, type ZkbioConfig } from './config.js';
 import { ZkClient } from './zk_client.js';
 
+export type { BadPeer } from './bad_peers.js';
 export { loadConfigFile, parseConfig, type ZkbioConfig } from './config.js';
 export { type PeerData, type PeerDataReason, parsePeerData } from './peer.js';
 export { ZkClient, type ZkClientEvents, type ZkClientOptions } from './zk_client.js';

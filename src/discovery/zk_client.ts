@@ -30,6 +30,7 @@ import type { ZkNode } from '../nodes/validate.js';
 import type { BioRecord } from '../ring/codec.js';
 import { Cmd, type SessionEvent } from '../zk/commands.js';
 import type { ZkHandlerOptions } from '../zk/handler.js';
+import { type BadPeer, BadPeers } from './bad_peers.js';
 import type { ZkbioConfig } from './config.js';
 import { type PeerData, type PeerDataReason, parsePeerData } from './peer.js';
 import { OwnRegistration } from './registration.js';
@@ -82,8 +83,8 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
   private readonly bio: Bio;
   private readonly types = new Map<string, TypeWatch>();
   private readonly onAck = new Map<number, (ack: BioRecord) => void>();
-  /** Paths whose bad data was logged already: once per path, until it turns good. */
-  private readonly warnedPaths = new Set<string>();
+  /** Peer znodes skipped for bad data: logged once each, listed on the status page. */
+  private readonly bad = new BadPeers();
   private readonly timers = new Set<NodeJS.Timeout>();
   /**
    * Serving nodes per subscribed type, for the table-size gauge, kept from the table's change events: listing
@@ -167,6 +168,11 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
   /** Connected and registered: what /healthz reports as 200. */
   get healthy(): boolean {
     return this._state === 'CONNECTED' && this.registration.self !== null;
+  }
+
+  /** Peer znodes that are skipped now because their data is bad, in the order they were first refused. */
+  get badPeers(): BadPeer[] {
+    return this.bad.list();
   }
 
   /** Starts the bio thread and the session. Resolves once the thread runs; the session connects in the background. */
@@ -279,6 +285,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       const names = ack.error === 0 ? ack.values : [];
       t.failures = 0;
       const diff = this.nodes.applyChildren(type, names);
+      this.bad.forgetGone(t.folder, names);
       const toRead = t.fullResync ? names : diff.added.map((p) => p.slice(t.folder.length + 1));
       t.fullResync = false;
       this.readChildren(t.folder, toRead);
@@ -398,7 +405,10 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
         const folderType = this.typeOfFolder(ack.path);
         if (folderType)
           this.list(folderType); // the folder itself went: listing leaves an exists watch
-        else if (this.typeOfFolder(parentOf(ack.path))) this.nodes.delZkNode(ack.path);
+        else if (this.typeOfFolder(parentOf(ack.path))) {
+          this.bad.forget(ack.path);
+          this.nodes.delZkNode(ack.path);
+        }
         break;
       }
     }
@@ -449,32 +459,32 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     // read it again at once, in a loop.
     const tooLarge = ev.error === BioError.RecordTooLarge;
     if (ev.errName === 'ZNOAUTH') {
-      this.badPeerData(ev.path, 'invalid', 'the node is not readable (ZNOAUTH): its ACL denies us');
+      this.badPeerData(ev.path, type, 'invalid', 'the node is not readable (ZNOAUTH): its ACL denies us');
       return;
     }
     if (ev.error !== 0 && !tooLarge) {
       // ZNONODE: deleted since it was listed; the children watch reports it too.
-      if (ev.errName === 'ZNONODE') this.nodes.delZkNode(ev.path);
-      else this.retryType(type);
+      if (ev.errName === 'ZNONODE') {
+        this.bad.forget(ev.path);
+        this.nodes.delZkNode(ev.path);
+      } else this.retryType(type);
       return;
     }
     const peer: PeerData = tooLarge
       ? { ok: false, reason: 'too_large', detail: `${ev.result} bytes do not fit in the ack ring` }
       : parsePeerData(ev.path, type, ev.value, this.config.zookeeper.maxNodeBytes);
     if (!peer.ok) {
-      this.badPeerData(ev.path, peer.reason, peer.detail);
+      this.badPeerData(ev.path, type, peer.reason, peer.detail);
       return;
     }
-    this.warnedPaths.delete(ev.path);
+    this.bad.forget(ev.path);
     this.nodes.upsert(peer.node);
   }
 
-  private badPeerData(path: string, reason: PeerDataReason, detail: string): void {
+  private badPeerData(path: string, type: string, reason: PeerDataReason, detail: string): void {
     this.metrics.badPeerDataTotal.inc({ reason });
-    if (!this.warnedPaths.has(path)) {
-      this.warnedPaths.add(path);
+    if (this.bad.note(path, type, reason, detail))
       this.logger.warn({ path, reason, detail }, 'skipping bad peer data');
-    }
     // A node that turned bad no longer serves: its last good data is stale.
     this.nodes.delZkNode(path);
   }

@@ -279,6 +279,30 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
     return [...this.#entries.values()];
   }
 
+  /**
+   * How many of the 2^32 key hashes each ring member of `type` serves, members in ring insertion order
+   * (for the status page). O(points): computed when asked, never kept.
+   */
+  keyShares(type: string): { member: HashNode; keys: number }[] {
+    const ring = this.#rings.get(type);
+    if (ring === undefined) return [];
+    // A hash h goes to the first point >= h, so point i serves (point i-1, point i], the first one the wrap;
+    // of equal points the first serves and the others get an empty arc.
+    const e = ring.entries();
+    if (e.length === 0) return [];
+    const keys = new Float64Array(this.#members.length);
+    let prev = e[e.length - 2] - 2 ** 32;
+    for (let i = 0; i < e.length; i += 2) {
+      keys[e[i + 1]] += e[i] - prev;
+      prev = e[i];
+    }
+    const servers = [...this.#servers.values()].filter((s) => s.serving?.type === type);
+    servers.sort((a, b) => a.seq - b.seq);
+    return servers.flatMap((s) =>
+      s.slots.map((slot) => ({ member: this.#members[slot]!, keys: keys[slot] })),
+    );
+  }
+
   /** Ring points of a type (for metrics and tests). */
   pointCount(type?: string): number {
     if (type !== undefined) return this.#rings.get(type)?.length ?? 0;
