@@ -54,3 +54,17 @@ export class CodecError extends ZkbioError {
     super('CODEC_ERROR', message);
   }
 }
+
+/** A load report too large to cross to the bio thread in one task: refused by setPayload(), nothing changed. */
+export class PayloadTooLargeError extends ZkbioError {
+  constructor(
+    readonly payloadBytes: number,
+    readonly maxPayloadBytes: number,
+  ) {
+    super(
+      'PAYLOAD_TOO_LARGE',
+      `payload of ${payloadBytes} bytes (as JSON) is larger than a task allows: ${maxPayloadBytes} bytes at most ` +
+        '(raise bio.task_ring_bytes for more)',
+    );
+  }
+}

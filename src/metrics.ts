@@ -43,6 +43,8 @@ export interface Metrics {
   readonly registrationsTotal: Counter;
   /** `zkbio_session_expiries_total`. */
   readonly sessionExpiriesTotal: Counter;
+  /** `zkbio_registration_repairs_total{repair}`: what re-registering had to put right (an OwnNodeRepair). */
+  readonly registrationRepairsTotal: Counter<'repair'>;
   /** Content-Type header for render()'s text. */
   readonly contentType: string;
   /** The Prometheus text exposition of every metric in `registry`. */
@@ -153,6 +155,12 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     sessionExpiriesTotal: new Counter({
       name: 'zkbio_session_expiries_total',
       help: 'ZooKeeper sessions that expired',
+      registers,
+    }),
+    registrationRepairsTotal: new Counter({
+      name: 'zkbio_registration_repairs_total',
+      help: 'Repairs of the own registration: recreated, data, payload, stale_payload, stale_session',
+      labelNames: ['repair'] as const,
       registers,
     }),
     contentType: registry.contentType,

@@ -156,6 +156,11 @@ export class Bio extends EventEmitter<BioEvents> {
     return task.id;
   }
 
+  /** The largest task, in encoded bytes, that addCmdTask can ever take (half the task ring, less a header). */
+  get maxTaskBytes(): number {
+    return this.taskRing.maxRecordBytes;
+  }
+
   /** Tasks queued or in flight (not acked by the worker yet). */
   get pendingTasks(): number {
     return this.pending.size;

@@ -1,9 +1,10 @@
 // `zkbio ls`: the nodes under the root as a node's table would hold them (serving, or shadowed by a newer
 // registration of the same host:port), and the bad peer data a node would skip, with the reason.
 import { parseArgs } from 'node:util';
+import type { BadPeer } from '../discovery/bad_peers.js';
 import type { ZkNode } from '../nodes/validate.js';
 import { parsed } from './usage.js';
-import { type BadPeer, ZkTable } from './zk_table.js';
+import { ZkTable } from './zk_table.js';
 import { openSession, resolveTarget, TARGET_FLAGS } from './zk_target.js';
 
 export interface LsNode extends ZkNode {
@@ -34,7 +35,7 @@ export async function run(argv: string[]): Promise<void> {
         .entries()
         .map((n) => ({ ...n, serving: serving.has(n.path) }))
         .sort(byPath),
-      bad: [...table.bad.values()].sort(byPath),
+      bad: table.bad.list().sort(byPath),
     };
     process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : render(result));
   } finally {

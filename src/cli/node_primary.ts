@@ -10,6 +10,7 @@ import type { ZkbioConfig } from '../discovery/config.js';
 import { ZkClient } from '../discovery/zk_client.js';
 import { renderMetrics, serveMetricsTo } from './metrics_ipc.js';
 import { EXIT_STATUS_ADDRESS, listenOn } from './status_listen.js';
+import { liveStatusOf } from './status_live.js';
 import { createStatusServer } from './status_server.js';
 
 /** A worker that dies is forked again after this long, so a crash loop cannot spin the CPU. */
@@ -26,6 +27,7 @@ export interface PrimaryOptions {
 
 export async function runPrimary({ config, workers, listen, logger }: PrimaryOptions): Promise<void> {
   const client = new ZkClient(config, { logger });
+  const live = liveStatusOf(client);
   client.on('state', (state, previous) => logger.info({ state, previous }, 'session state'));
   client.on('added', (n) => logger.info({ path: n.path, host: n.host, port: n.port }, 'node added'));
   client.on('removed', (n) => logger.info({ path: n.path }, 'node removed'));
@@ -36,7 +38,7 @@ export async function runPrimary({ config, workers, listen, logger }: PrimaryOpt
   const share = shareNodeTable(client);
   const fork = (): Worker => {
     const worker = cluster.fork();
-    serveMetricsTo(worker, client);
+    serveMetricsTo(worker, client, live);
     return worker;
   };
   cluster.on('exit', (worker, code, signal) => {
@@ -60,6 +62,7 @@ export async function runPrimary({ config, workers, listen, logger }: PrimaryOpt
           nodes: client.nodes,
           status: () => ({ state: client.state, self: client.self, healthy: client.healthy }),
           metrics: () => renderMetrics(client),
+          live,
         })
       : null;
   if (server && listen) {

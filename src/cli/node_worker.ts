@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import { joinNodeTable } from '../cluster/join.js';
-import { requestMetrics } from './metrics_ipc.js';
+import { requestLive, requestMetrics } from './metrics_ipc.js';
 import { EXIT_STATUS_ADDRESS, listenOn } from './status_listen.js';
 import { createStatusServer } from './status_server.js';
 
@@ -18,6 +18,7 @@ export async function runWorker(
     nodes: replica.nodes,
     status: () => replica.status,
     metrics: () => requestMetrics(),
+    live: () => requestLive(),
   });
   if (listen) {
     try {

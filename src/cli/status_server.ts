@@ -6,10 +6,17 @@
  *   GET /nodes                  { version, state, self, nodes: [...] }
  *   GET /lookup?type=T&key=K    { id, host, port, worker_index, version, served_by }, or 404
  *   GET /metrics                Prometheus text
+ *   GET /                       the status page (status_page.ts), which polls the two below
+ *   GET /live                   session, table version, bad peer data, drain histogram, queue depths (JSON)
+ *   GET /ring[?type=T]          each ring member's share of the 32-bit key space, per type (JSON)
  */
+import cluster from 'node:cluster';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { SessionState } from '../metrics.js';
 import type { Nodes } from '../nodes/table.js';
+import type { LiveStatus } from './status_live.js';
+import { STATUS_PAGE_HTML } from './status_page.js';
+import { ringShares } from './status_ring.js';
 
 export interface NodeStatus {
   state: SessionState;
@@ -22,7 +29,11 @@ export interface StatusSource {
   nodes: Nodes;
   status(): NodeStatus;
   metrics(): Promise<{ contentType: string; body: string }>;
+  /** What only the primary knows, for the status page: asked for per request, never pushed. */
+  live(): Promise<LiveStatus>;
 }
+
+const ROLE = cluster.isPrimary ? 'primary' : `worker ${cluster.worker?.id}`;
 
 /** Parses "HOST:PORT" or "[v6]:PORT". Throws naming the flag when it is not one. */
 export function parseListenAddress(text: string, flag = '--status'): { host: string; port: number } {
@@ -70,6 +81,36 @@ async function handle(source: StatusSource, req: IncomingMessage, res: ServerRes
         version: source.nodes.version,
         served_by: process.pid,
       });
+    }
+    case '/': {
+      res.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        'content-length': STATUS_PAGE_HTML.byteLength,
+        'cache-control': 'no-cache',
+      });
+      res.end(STATUS_PAGE_HTML);
+      return;
+    }
+    case '/live': {
+      const s = source.status();
+      const live = await source.live();
+      return send(res, 200, {
+        served_by: process.pid,
+        role: ROLE,
+        now: Date.now(),
+        state: s.state,
+        self: s.self,
+        healthy: s.healthy,
+        version: source.nodes.version,
+        ...live,
+      });
+    }
+    case '/ring': {
+      const type = url.searchParams.get('type');
+      const types = ringShares(source.nodes, type ?? undefined);
+      if (type !== null && types[type] === undefined)
+        return send(res, 404, { error: `no node of type "${type}"`, version: source.nodes.version });
+      return send(res, 200, { version: source.nodes.version, served_by: process.pid, types });
     }
     case '/metrics': {
       const { contentType, body } = await source.metrics();

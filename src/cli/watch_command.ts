@@ -2,12 +2,13 @@
 // serving view's diff, from the same Nodes table a node keeps) and bad (peer data a node would skip). Lines,
 // or JSON lines with --json. Runs until SIGINT or SIGTERM (exit 0); a session that expires is opened again.
 import { parseArgs } from 'node:util';
+import type { BadPeer } from '../discovery/bad_peers.js';
 import type { NodesChange } from '../nodes/table.js';
 import type { ZkNode } from '../nodes/validate.js';
 import { ZCALLTIMEOUT, ZCLOSING, ZCONNECTIONLOSS, ZkError, ZSESSIONEXPIRED } from '../zk/errors.js';
 import type { ZkEvent, ZkSession } from '../zk/session.js';
 import { parsed } from './usage.js';
-import { type BadPeer, ZkTable } from './zk_table.js';
+import { ZkTable } from './zk_table.js';
 import { openSession, resolveTarget, TARGET_FLAGS, type ZkTarget } from './zk_target.js';
 
 export type WatchEvent =

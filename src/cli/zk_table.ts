@@ -1,27 +1,20 @@
 // The node table as a node would build it, read straight from ZooKeeper for the operator commands: each
 // type's children are listed, read in listing order (the order a starting node applies them, which decides
 // kimserver's first-insert-wins ring collisions), checked with parsePeerData and upserted into a Nodes table.
-// Bad peer data is kept aside with its reason, as a node skips and counts it.
-import { type PeerDataReason, parsePeerData } from '../discovery/peer.js';
+// Bad peer data is kept aside with its reason (BadPeers, as a node keeps it).
+import { type BadPeer, BadPeers } from '../discovery/bad_peers.js';
+import { parsePeerData } from '../discovery/peer.js';
 import { Nodes } from '../nodes/table.js';
 import { ZkError, ZNOAUTH, ZNONODE } from '../zk/errors.js';
 import type { ZkSession } from '../zk/session.js';
 
-export interface BadPeer {
-  path: string;
-  type: string;
-  reason: PeerDataReason;
-  detail: string;
-}
-
 export class ZkTable {
   readonly nodes: Nodes;
-  /** Bad peer data by path. */
-  readonly bad = new Map<string, BadPeer>();
+  readonly bad = new BadPeers();
 
   /**
    * `watch`: every list and read also arms a ZooKeeper watch (and a missing folder an exists watch), for
-   * `zkbio watch`; `onBad` hears of a path whose data turned bad, or bad for another reason.
+   * `zkbio watch`; `onBad` hears of a path whose data turned bad (again, if it was good in between).
    */
   constructor(
     private session: ZkSession,
@@ -48,9 +41,7 @@ export class ZkTable {
     const folder = `${this.root}/${type}`;
     const names = await this.children(folder);
     this.nodes.applyChildren(type, names);
-    const present = new Set(names.map((n) => `${folder}/${n}`));
-    for (const path of this.bad.keys())
-      if (path.startsWith(`${folder}/`) && !present.has(path)) this.bad.delete(path);
+    this.bad.forgetGone(folder, names);
     // Sent together (one session's requests are answered in order), applied in listing order.
     const reads = await Promise.all(
       names.map((n) => this.session.get(`${folder}/${n}`, this.watch).catch((err: unknown) => err)),
@@ -62,7 +53,7 @@ export class ZkTable {
     if (read instanceof ZkError && read.code === ZNONODE) {
       // Gone since it was listed; the next listing agrees.
       this.nodes.delZkNode(path);
-      this.bad.delete(path);
+      this.bad.forget(path);
       return;
     }
     if (read instanceof ZkError && read.code === ZNOAUTH) {
@@ -80,16 +71,15 @@ export class ZkTable {
       this.markBad({ path, type, reason: peer.reason, detail: peer.detail });
       return;
     }
-    this.bad.delete(path);
+    this.bad.forget(path);
     this.nodes.upsert(peer.node);
   }
 
-  private markBad(bad: BadPeer): void {
-    const before = this.bad.get(bad.path);
-    this.bad.set(bad.path, bad);
+  private markBad({ path, type, reason, detail }: Omit<BadPeer, 'since'>): void {
+    const first = this.bad.note(path, type, reason, detail);
     // A node whose data turned bad no longer serves, as in a node's table.
-    this.nodes.delZkNode(bad.path);
-    if (before?.reason !== bad.reason || before.detail !== bad.detail) this.onBad(bad);
+    this.nodes.delZkNode(path);
+    if (first) this.onBad(this.bad.list().find((b) => b.path === path) as BadPeer);
   }
 
   private async children(path: string): Promise<string[]> {

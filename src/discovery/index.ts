@@ -4,6 +4,7 @@ import { parseConfig, type ZkbioConfig } from './config.js';
 import { loadConfigFile } from './config_file.js';
 import { ZkClient } from './zk_client.js';
 
+export type { BadPeer } from './bad_peers.js';
 export { parseConfig, type ZkbioConfig } from './config.js';
 export { loadConfigFile } from './config_file.js';
 export { type PeerData, type PeerDataReason, parsePeerData } from './peer.js';

@@ -6,9 +6,11 @@
  * session is opened) …; AUTH_FAILED; CLOSED after stop(). Healthy means CONNECTED and registered.
  *
  * What happens when:
- * - a new session connects (the first, or after expiry): register (protected create; see the handler), then
- *   a full resync of every subscribed type: list with a watch, read every child with a watch, drop what is gone;
- * - the same session reconnects: a full resync too, since events may have been merged or lost meanwhile;
+ * - a new session connects (the first, or after expiry): register (see registration.ts), then a full resync of
+ *   every subscribed type: list with a watch, read every child with a watch, drop what is gone;
+ * - the same session reconnects: the registration is reconciled and every type resynced, since events may
+ *   have been merged or lost meanwhile;
+ * - the own node is deleted or its data changed from outside: the registration puts it right;
  * - a type folder's children change: list again (one LIST in flight per type, a second one coalesced), read
  *   the new children, drop the gone ones;
  * - a child's data changes: read it again and upsert; a child is deleted: drop it;
@@ -28,8 +30,10 @@ import type { ZkNode } from '../nodes/validate.js';
 import type { BioRecord } from '../ring/codec.js';
 import { Cmd, type SessionEvent } from '../zk/commands.js';
 import type { ZkHandlerOptions } from '../zk/handler.js';
+import { type BadPeer, BadPeers } from './bad_peers.js';
 import type { ZkbioConfig } from './config.js';
 import { type PeerData, type PeerDataReason, parsePeerData } from './peer.js';
+import { OwnRegistration } from './registration.js';
 
 export interface ZkClientEvents {
   /** A node now serves in the table. */
@@ -79,20 +83,17 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
   private readonly bio: Bio;
   private readonly types = new Map<string, TypeWatch>();
   private readonly onAck = new Map<number, (ack: BioRecord) => void>();
-  /** Paths whose bad data was logged already: once per path, until it turns good. */
-  private readonly warnedPaths = new Set<string>();
+  /** Peer znodes skipped for bad data: logged once each, listed on the status page. */
+  private readonly bad = new BadPeers();
   private readonly timers = new Set<NodeJS.Timeout>();
   /**
    * Serving nodes per subscribed type, for the table-size gauge, kept from the table's change events: listing
    * the table on every change cost O(nodes) per ack, about 0.1 ms each at 1,000 peers.
    */
   private readonly served = new Map<string, number>();
+  private readonly registration: OwnRegistration;
   private _state: SessionState = 'CONNECTING';
-  private _self: string | null = null;
   private sessionId: string | null = null;
-  private registering = false;
-  private registerFailures = 0;
-  private payload: string | null = null;
   private payloadDirty = false;
   private payloadTimer: NodeJS.Timeout | null = null;
   private stopping: Promise<void> | null = null;
@@ -134,10 +135,20 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       ackRingBytes: config.bio.ackRingBytes,
       logger: this.logger.child({ component: 'bio' }),
     });
+    this.registration = new OwnRegistration({
+      config,
+      metrics: this.metrics,
+      logger: this.logger,
+      maxTaskBytes: this.bio.maxTaskBytes,
+      queue: (cmd, path, value, values, done) => this.queue(cmd, path, value, values, done),
+      later: (ms, fn) => this.later(ms, fn),
+      canRun: () => this._state === 'CONNECTED' && !this.stopping,
+      onRegistered: (path) => this.emit('registered', path),
+    });
     this.bio.on('crash', () => this.onBioCrash());
     this.bio.on('failed', (err) => {
       this.logger.fatal({ err }, 'the bio thread kept crashing; discovery has stopped');
-      this._self = null;
+      this.registration.onStopped();
       this.setState('CLOSED');
       this.emit('failed', err);
     });
@@ -152,12 +163,17 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
 
   /** The own registration znode's path, or null while not registered. */
   get self(): string | null {
-    return this._self;
+    return this.registration.self;
   }
 
   /** Connected and registered: what /healthz reports as 200. */
   get healthy(): boolean {
-    return this._state === 'CONNECTED' && this._self !== null;
+    return this._state === 'CONNECTED' && this.registration.self !== null;
+  }
+
+  /** Peer znodes that are skipped now because their data is bad, in the order they were first refused. */
+  get badPeers(): BadPeer[] {
+    return this.bad.list();
   }
 
   /** Starts the bio thread and the session. Resolves once the thread runs; the session connects in the background. */
@@ -184,10 +200,14 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
 
   /**
    * The load report written to the payload node: at most once per `zookeeper.payload_interval`, and only
-   * while connected and registered (the latest report wins).
+   * while connected and registered (the latest report wins). A report that is not JSON-serialisable, or
+   * larger than a task can carry (PayloadTooLargeError, which names the limit), is refused and the last
+   * good one kept.
    */
   setPayload(report: unknown): void {
-    this.payload = JSON.stringify(report);
+    const json = JSON.stringify(report) as string | undefined;
+    if (json === undefined) throw new ZkbioError('PAYLOAD_INVALID', `payload ${String(report)} is not JSON`);
+    this.registration.setPayload(json);
     this.payloadDirty = true;
   }
 
@@ -204,7 +224,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     // The bio thread finishes its task in flight (a connect that is still retrying gives up), cancels the
     // queued ones and closes the session on its way out: no CLOSE task that could wait behind a connect.
     await this.bio.stop();
-    this._self = null;
+    this.registration.onStopped();
     this.setState('CLOSED');
   }
 
@@ -251,52 +271,6 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     });
   }
 
-  private register(): void {
-    if (this.registering || this._self !== null || this.stopping) return;
-    this.registering = true;
-    const { serverName, nodeType, nodeHost, nodePort, workerCnt, zookeeper } = this.config;
-    const prefix = `${zookeeper.nodesRoot}/${nodeType}/${serverName}-${nodeType}`;
-    // kimserver's JSON: port as a string, active_time as float epoch seconds. The handler fills in `path`.
-    const data = {
-      type: nodeType,
-      host: nodeHost,
-      port: String(nodePort),
-      worker_cnt: workerCnt,
-      active_time: Date.now() / 1000,
-    };
-    const sessionId = this.sessionId;
-    this.queue(
-      Cmd.REGISTER,
-      prefix,
-      JSON.stringify(data),
-      [`${zookeeper.payloadRoot}/${nodeType}`, this.payload ?? '{}'],
-      (ack) => {
-        this.registering = false;
-        if (sessionId !== this.sessionId) return; // a registration of a session that is gone
-        if (ack.error === 0) {
-          this._self = ack.result;
-          this.registerFailures = 0;
-          this.metrics.registrationsTotal.inc();
-          this.logger.info({ path: ack.result, sessionId }, 'registered');
-          this.emit('registered', ack.result);
-          this.watchSelf();
-          return;
-        }
-        if (ack.error === BioError.Cancelled || ack.error === BioError.WorkerCrashed) return;
-        const delay = Math.min(RETRY_MIN_MS * 2 ** this.registerFailures++, RETRY_MAX_MS);
-        this.logger.warn({ error: ack.errName, detail: ack.result, retryInMs: delay }, 'registration failed');
-        this.later(delay, () => {
-          if (this._state === 'CONNECTED') this.register();
-        });
-      },
-    );
-  }
-
-  /** An exists watch on the own node: if anyone deletes it, the node registers again at once. */
-  private watchSelf(): void {
-    if (this._self) this.queue(Cmd.WATCH, this._self, '', [], () => {});
-  }
-
   private list(type: string): void {
     const t = this.types.get(type);
     if (!t || this.stopping) return;
@@ -315,6 +289,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       const names = ack.error === 0 ? ack.values : [];
       t.failures = 0;
       const diff = this.nodes.applyChildren(type, names);
+      this.bad.forgetGone(t.folder, names);
       const toRead = t.fullResync ? names : diff.added.map((p) => p.slice(t.folder.length + 1));
       t.fullResync = false;
       this.readChildren(t.folder, toRead);
@@ -384,14 +359,15 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
   }
 
   private flushPayload(): void {
-    if (!this.payloadDirty || !this.healthy || this.payload === null) return;
-    const self = this._self as string;
+    if (!this.payloadDirty || !this.healthy) return;
+    const self = this.registration.self as string;
     this.payloadDirty = false;
     const path = `${this.config.zookeeper.payloadRoot}/${this.config.nodeType}/${self.slice(self.lastIndexOf('/') + 1)}`;
-    this.queue(Cmd.SET_DATA, path, this.payload, [], (ack) => {
+    this.queue(Cmd.SET_DATA, path, this.registration.payload, [], (ack) => {
       if (ack.error !== 0 && ack.error !== BioError.Cancelled) {
         this.payloadDirty = true; // try again next interval
         this.logger.debug({ path, error: ack.errName }, 'payload write failed');
+        if (ack.errName === 'ZNONODE') this.registration.reconcile(); // it creates the payload node again
       }
     });
   }
@@ -424,20 +400,19 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
         const type = this.typeOfFolder(parentOf(ack.path));
         // A data change of a type folder itself is no node's data (kimserver's defect 8): ignore it.
         if (type) this.readChildren(parentOf(ack.path), [nameOf(ack.path)]);
-        if (ack.path === this._self) this.watchSelf(); // that change used up the own node's watch
+        if (!this.stopping) this.registration.onOwnNodeEvent(ack.path, false);
         break;
       }
       case Cmd.EV_DELETED: {
-        // stop() closing the session deletes the own node too: that is no reason to warn or register again.
-        if (ack.path === this._self && !this.stopping) {
-          this.logger.warn({ path: ack.path }, 'own registration deleted from outside; registering again');
-          this._self = null; // unhealthy until registered again
-          this.register();
-        }
+        // stop() closing the session deletes the own node too: that is no reason to register again.
+        if (!this.stopping) this.registration.onOwnNodeEvent(ack.path, true);
         const folderType = this.typeOfFolder(ack.path);
         if (folderType)
           this.list(folderType); // the folder itself went: listing leaves an exists watch
-        else if (this.typeOfFolder(parentOf(ack.path))) this.nodes.delZkNode(ack.path);
+        else if (this.typeOfFolder(parentOf(ack.path))) {
+          this.bad.forget(ack.path);
+          this.nodes.delZkNode(ack.path);
+        }
         break;
       }
     }
@@ -453,14 +428,9 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       case 'CONNECTED': {
         const newSession = sessionId !== this.sessionId;
         this.logger.info({ sessionId, newSession }, 'ZooKeeper session connected');
-        if (newSession) {
-          this.sessionId = sessionId;
-          this._self = null;
-          this.registering = false;
-        }
+        this.sessionId = sessionId;
         this.setState('CONNECTED');
-        this.register();
-        this.watchSelf();
+        this.registration.onConnected(sessionId);
         for (const type of this.types.keys()) this.resync(type);
         return;
       }
@@ -471,7 +441,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       case 'EXPIRED':
         this.logger.warn({ sessionId: this.sessionId }, 'ZooKeeper session expired; opening a new one');
         this.metrics.sessionExpiriesTotal.inc();
-        this._self = null;
+        this.registration.onExpired();
         this.setState('EXPIRED');
         this.connect();
         return;
@@ -493,32 +463,32 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     // read it again at once, in a loop.
     const tooLarge = ev.error === BioError.RecordTooLarge;
     if (ev.errName === 'ZNOAUTH') {
-      this.badPeerData(ev.path, 'invalid', 'the node is not readable (ZNOAUTH): its ACL denies us');
+      this.badPeerData(ev.path, type, 'invalid', 'the node is not readable (ZNOAUTH): its ACL denies us');
       return;
     }
     if (ev.error !== 0 && !tooLarge) {
       // ZNONODE: deleted since it was listed; the children watch reports it too.
-      if (ev.errName === 'ZNONODE') this.nodes.delZkNode(ev.path);
-      else this.retryType(type);
+      if (ev.errName === 'ZNONODE') {
+        this.bad.forget(ev.path);
+        this.nodes.delZkNode(ev.path);
+      } else this.retryType(type);
       return;
     }
     const peer: PeerData = tooLarge
       ? { ok: false, reason: 'too_large', detail: `${ev.result} bytes do not fit in the ack ring` }
       : parsePeerData(ev.path, type, ev.value, this.config.zookeeper.maxNodeBytes);
     if (!peer.ok) {
-      this.badPeerData(ev.path, peer.reason, peer.detail);
+      this.badPeerData(ev.path, type, peer.reason, peer.detail);
       return;
     }
-    this.warnedPaths.delete(ev.path);
+    this.bad.forget(ev.path);
     this.nodes.upsert(peer.node);
   }
 
-  private badPeerData(path: string, reason: PeerDataReason, detail: string): void {
+  private badPeerData(path: string, type: string, reason: PeerDataReason, detail: string): void {
     this.metrics.badPeerDataTotal.inc({ reason });
-    if (!this.warnedPaths.has(path)) {
-      this.warnedPaths.add(path);
+    if (this.bad.note(path, type, reason, detail))
       this.logger.warn({ path, reason, detail }, 'skipping bad peer data');
-    }
     // A node that turned bad no longer serves: its last good data is stale.
     this.nodes.delZkNode(path);
   }
@@ -527,7 +497,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     // Acks for every task the thread had are WorkerCrashed; the new thread opens a new session by itself
     // only if asked: connect again, and the CONNECTED event re-registers and resyncs.
     this.logger.error('bio thread crashed; reconnecting once it restarts');
-    this._self = null;
+    this.registration.onThreadCrash();
     this.sessionId = null;
     for (const t of this.types.values()) {
       t.listing = false;

@@ -45,7 +45,7 @@ import type { NodesSnapshot } from './snapshot.js';
 import { parseSnapshot, SNAPSHOT_FORMAT, toRow } from './snapshot.js';
 import type { ZkNode } from './validate.js';
 import { sameZkNode, validateZkNode } from './validate.js';
-import { memberId, vnodePoints } from './vnodes.js';
+import { memberId, vnodePointCount, vnodePoints } from './vnodes.js';
 
 export interface NodesOptions {
   /** Points per ring member (kimserver: 200). */
@@ -156,21 +156,31 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
     return this.#entries.size;
   }
 
-  /** Upsert; false (with `lastRefusal` set) when the record is invalid. */
-  addZkNode(node: unknown): boolean {
-    return this.upsert(node).ok;
+  /**
+   * Upsert; false (with `lastRefusal` set) when the record, or the precomputed points, are invalid.
+   * See {@link upsert} for `memberPoints`.
+   */
+  addZkNode(node: unknown, memberPoints?: readonly Uint32Array[]): boolean {
+    return this.upsert(node, memberPoints).ok;
   }
 
-  /** Upsert, returning the refusal reason or what changed. */
-  upsert(node: unknown): UpsertResult {
+  /**
+   * Upsert, returning the refusal reason or what changed.
+   *
+   * `memberPoints` lets a caller that already ran the MD5s (the bio thread, a cluster primary) hand
+   * them over: one array per worker index 1..worker_cnt, each exactly
+   * `vnodePoints(memberId(host, port, i), vnodeCount)` in generation order. The arrays are not
+   * modified or kept. Without it the table computes them. Only the shape is checked (the count, the
+   * lengths); a wrong shape refuses the node and leaves the table as it was.
+   */
+  upsert(node: unknown, memberPoints?: readonly Uint32Array[]): UpsertResult {
     const check = validateZkNode(node);
-    if (!check.ok) {
-      this.lastRefusal = check.reason;
-      return check;
-    }
+    if (!check.ok) return this.#refuse(check.reason);
+    const badPoints = this.#checkPoints(check.node, memberPoints);
+    if (badPoints !== undefined) return this.#refuse(badPoints);
     this.lastRefusal = undefined;
     const change = this.#newChange();
-    this.#apply(check.node.path, check.node, change);
+    this.#apply(check.node.path, check.node, change, memberPoints);
     return { ok: true, change: this.#emit(change) };
   }
 
@@ -269,6 +279,30 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
     return [...this.#entries.values()];
   }
 
+  /**
+   * How many of the 2^32 key hashes each ring member of `type` serves, members in ring insertion order
+   * (for the status page). O(points): computed when asked, never kept.
+   */
+  keyShares(type: string): { member: HashNode; keys: number }[] {
+    const ring = this.#rings.get(type);
+    if (ring === undefined) return [];
+    // A hash h goes to the first point >= h, so point i serves (point i-1, point i], the first one the wrap;
+    // of equal points the first serves and the others get an empty arc.
+    const e = ring.entries();
+    if (e.length === 0) return [];
+    const keys = new Float64Array(this.#members.length);
+    let prev = e[e.length - 2] - 2 ** 32;
+    for (let i = 0; i < e.length; i += 2) {
+      keys[e[i + 1]] += e[i] - prev;
+      prev = e[i];
+    }
+    const servers = [...this.#servers.values()].filter((s) => s.serving?.type === type);
+    servers.sort((a, b) => a.seq - b.seq);
+    return servers.flatMap((s) =>
+      s.slots.map((slot) => ({ member: this.#members[slot]!, keys: keys[slot] })),
+    );
+  }
+
   /** Ring points of a type (for metrics and tests). */
   pointCount(type?: string): number {
     if (type !== undefined) return this.#rings.get(type)?.length ?? 0;
@@ -346,7 +380,7 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
         }
       }
       for (const [type, members] of perType) {
-        const ring = new Ring(0);
+        const ring = new Ring();
         ring.load(members);
         this.#rings.set(type, ring);
       }
@@ -367,6 +401,27 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
 
   // --- internals ---
 
+  #refuse(reason: string): UpsertResult {
+    this.lastRefusal = reason;
+    return { ok: false, reason };
+  }
+
+  /** Why precomputed member points cannot be used for n, or undefined when they can (or are absent). */
+  #checkPoints(n: ZkNode, memberPoints: readonly Uint32Array[] | undefined): string | undefined {
+    if (memberPoints === undefined) return undefined;
+    if (!Array.isArray(memberPoints) || memberPoints.length !== n.worker_cnt) {
+      return `memberPoints must be an array of ${n.worker_cnt} Uint32Array (one per worker)`;
+    }
+    const want = vnodePointCount(this.vnodeCount);
+    for (let i = 0; i < memberPoints.length; i++) {
+      const p = memberPoints[i];
+      if (!(p instanceof Uint32Array) || p.length !== want) {
+        return `memberPoints[${i}] must be a Uint32Array of ${want} points (worker ${i + 1})`;
+      }
+    }
+    return undefined;
+  }
+
   #newChange(): NodesChange {
     return { version: this.#version, added: [], removed: [], changed: [] };
   }
@@ -386,7 +441,12 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
    * serving node changed, and records the serving-view difference in `change`. Returns whether the
    * stored entries changed.
    */
-  #apply(path: string, next: ZkNode | undefined, change: NodesChange): boolean {
+  #apply(
+    path: string,
+    next: ZkNode | undefined,
+    change: NodesChange,
+    nextPoints?: readonly Uint32Array[],
+  ): boolean {
     const prev = this.#entries.get(path);
     if (prev === undefined && next === undefined) return false;
     if (prev !== undefined && next !== undefined && sameZkNode(prev, next)) return false;
@@ -444,8 +504,11 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
         ring = new Ring();
         this.#rings.set(n.type, ring);
       }
+      // Precomputed points belong to `next`; another node joining here (a shadowed one serving
+      // again) gets its points computed.
+      const given = n === next ? nextPoints : undefined;
       for (let i = 1; i <= n.worker_cnt; i++) {
-        const slot = this.#newMember(n, i);
+        const slot = this.#newMember(n, i, given?.[i - 1]);
         server.slots.push(slot);
         ring.insert(this.#memberPoints[slot]!, slot);
       }
@@ -463,9 +526,10 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
     return true;
   }
 
-  #newMember(n: ZkNode, workerIndex: number): number {
+  #newMember(n: ZkNode, workerIndex: number, given?: Uint32Array): number {
     const id = memberId(n.host, n.port, workerIndex);
-    const points = vnodePoints(id, this.vnodeCount).sort();
+    // A copy of given points: the caller's array is theirs (and may be a view into a message).
+    const points = given === undefined ? vnodePoints(id, this.vnodeCount) : given.slice();
     const slot = this.#freeSlots.length > 0 ? this.#freeSlots.pop()! : this.#members.length;
     this.#members[slot] = Object.freeze({ id, type: n.type, host: n.host, port: n.port, workerIndex });
     this.#memberPoints[slot] = points;

@@ -16,10 +16,15 @@ function writeUint(buf: Uint8Array, at: number, n: number): number {
   return at + digits;
 }
 
+/** How many points a member has: kimserver makes them in groups of four (one MD5 each). */
+export function vnodePointCount(vnodeCount: number): number {
+  return Math.floor(vnodeCount / 4) * 4;
+}
+
 /** The member's points in kimserver's generation order (not sorted). */
 export function vnodePoints(id: string, vnodeCount: number): Uint32Array {
   const groups = Math.floor(vnodeCount / 4);
-  const out = new Uint32Array(groups * 4);
+  const out = new Uint32Array(vnodePointCount(vnodeCount));
   const idBytes = encoder.encode(id);
   // "<up to 10 digits>@" + id + "#<up to 10 digits>"
   if (scratch.length < idBytes.length + 24) scratch = new Uint8Array(idBytes.length + 24);

@@ -7,8 +7,11 @@ export const Cmd = {
   /** Open a session, retrying with backoff until connected or stopping. Ack: result = session id. */
   CONNECT: 1,
   /**
-   * Register the own node. path = own node prefix `{root}/{type}/{server}-{type}`, value = its JSON,
-   * values = [payload folder, payload JSON]. Ack: result = the own node's full path.
+   * Reconcile the own node, its data, its payload node and its data watch (src/zk/registration.ts).
+   * path = own node prefix `{root}/{type}/{server}-{type}`, value = its JSON fields without path and
+   * active_time, values = [payload folder, payload JSON, last known own path or '', the sessions of dead
+   * bio threads, comma-separated, or '']. Ack: result = the own node's full path, values = what had to be
+   * put right (OwnNodeRepair).
    */
   REGISTER: 2,
   /**
@@ -23,8 +26,6 @@ export const Cmd = {
   GET_MANY: 4,
   /** path, value: set a node's data (the payload report). */
   SET_DATA: 5,
-  /** path: leave an exists watch on a node (the own registration, so its deletion is seen). */
-  WATCH: 7,
 
   /** Event: session state. value = SessionEvent name, result = session id (hex), errName = detail. */
   EV_SESSION: 20,

@@ -8,6 +8,7 @@ import { type BioRecord, newRecord } from '../ring/codec.js';
 import { aclsForAuth } from './acl.js';
 import { Cmd, type SessionEvent } from './commands.js';
 import { ZBADARGUMENTS, ZCONNECTIONLOSS, ZkError, ZNONODE, zkErrorCode } from './errors.js';
+import { registerOwnNode } from './registration.js';
 import { type ZkEvent, ZkSession } from './session.js';
 
 /** What ZkClient hands the handler (structured-cloned into the worker). */
@@ -93,57 +94,16 @@ export default function createZkHandler(ctx: BioHandlerContext): BioHandler {
     task.result = s.sessionId;
   }
 
-  /**
-   * Registers the own node with its JSON in the one create, protected against a lost reply (see
-   * ZkSession.createProtected), then the payload node. kimserver's JSON carries the node's own path, which
-   * includes the sequence number the server picks; that number is the parent's cversion at the create, so it
-   * is read first and the path written with it. If a peer's join raced in between, the data is corrected at
-   * once with a set (peers then see the right JSON one event later; the node and its other fields were right).
-   */
+  /** REGISTER: the own-node reconciliation (registration.ts); the ack names what it had to put right. */
   async function register(task: BioRecord): Promise<void> {
-    const s = live();
-    const prefix = task.path;
-    const parent = prefix.slice(0, prefix.lastIndexOf('/'));
-    const namePrefix = prefix.slice(parent.length + 1);
-    const [payloadFolder, payloadData] = task.values;
-    await s.mkdirp(parent, acl);
-    await s.mkdirp(payloadFolder, acl);
+    const [payloadFolder, payload, knownPath, stale] = task.values;
     const fields = JSON.parse(task.value) as Record<string, unknown>;
-    const dataFor = (path: string) => JSON.stringify({ path, ...fields });
-    const own = await s.findOwnNode(parent, namePrefix);
-    if (own) {
-      // This session registered already (a retried task): never a second node.
-      task.result = own;
-      return;
-    }
-    const stat = await s.exists(parent);
-    const predicted = `${prefix}${String(stat?.cversion ?? 0).padStart(10, '0')}`;
-    const { path } = await s.createProtected(parent, namePrefix, dataFor(predicted), {
-      acl,
-      payload: { parentPath: payloadFolder, data: payloadData },
-    });
-    if (path !== predicted) await s.set(path, dataFor(path));
-    await dropStalePayloads(s, payloadFolder, namePrefix, path);
+    const staleSessions = stale ? stale.split(',') : [];
+    const spec = { prefix: task.path, fields, payloadFolder, payload, knownPath, staleSessions };
+    const { path, repairs } = await registerOwnNode(live(), acl, spec);
     task.result = path;
-  }
-
-  /**
-   * Deletes this session's other payload nodes: one is left behind when the own node was deleted from outside
-   * and registered again under a new sequence number in the same session.
-   */
-  async function dropStalePayloads(
-    s: ZkSession,
-    folder: string,
-    namePrefix: string,
-    ownPath: string,
-  ): Promise<void> {
-    const keep = ownPath.slice(ownPath.lastIndexOf('/') + 1);
-    const { children } = await s.getChildren(folder);
-    for (const name of children) {
-      if (name === keep || !name.startsWith(namePrefix)) continue;
-      const stat = await s.exists(`${folder}/${name}`);
-      if (stat?.ephemeralOwner === s.sessionId) await s.delete(`${folder}/${name}`).catch(() => {});
-    }
+    task.value = '';
+    task.values = repairs;
   }
 
   async function list(task: BioRecord): Promise<void> {
@@ -192,9 +152,6 @@ export default function createZkHandler(ctx: BioHandlerContext): BioHandler {
             return await getMany(task);
           case Cmd.SET_DATA:
             await live().set(task.path, task.value);
-            return;
-          case Cmd.WATCH:
-            await live().exists(task.path, true);
             return;
           default:
             throw new ZkError(ZBADARGUMENTS, `unknown task command ${task.cmd}`);

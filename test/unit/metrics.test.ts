@@ -15,6 +15,7 @@ const TYPES: Record<string, string> = {
   zkbio_bad_peer_data_total: 'counter',
   zkbio_registrations_total: 'counter',
   zkbio_session_expiries_total: 'counter',
+  zkbio_registration_repairs_total: 'counter',
 };
 
 test('render() gives every metric with its TYPE line', async () => {
@@ -31,6 +32,7 @@ test('render() gives every metric with its TYPE line', async () => {
   m.badPeerDataTotal.inc({ reason: 'not_json' });
   m.registrationsTotal.inc();
   m.sessionExpiriesTotal.inc();
+  m.registrationRepairsTotal.inc({ repair: 'data' });
   const text = await m.render();
   for (const [name, type] of Object.entries(TYPES)) {
     assert.match(text, new RegExp(`^# TYPE ${name} ${type}$`, 'm'), name);
