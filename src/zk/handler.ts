@@ -24,6 +24,7 @@ const SESSION_EVENTS: Record<string, SessionEvent> = {
   connected: 'CONNECTED',
   connectedReadOnly: 'CONNECTED',
   disconnected: 'DISCONNECTED',
+  lost: 'LOST',
   expired: 'EXPIRED',
   authFailed: 'AUTH_FAILED',
   closed: 'CLOSED',
