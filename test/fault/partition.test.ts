@@ -166,6 +166,30 @@ test('silent partition longer than the session timeout: SUSPENDED within 2/3 of 
   await client.stop();
 });
 
+test('the client hears nothing for longer than the session timeout while ZooKeeper still hears it: LOST, then the live session resumes', async (t) => {
+  const { proxy, client, self, session, states, peers, prefix } = await start();
+  const t0 = Date.now();
+  proxy.setMode('silent'); // our pings and reconnects reach ZooKeeper and keep the session alive
+  await changeCluster(peers, 7650);
+  await eventually('lost', () => client.state === 'LOST', 2 * SESSION_TIMEOUT_MS);
+  const lost = Date.now() - t0;
+  assert.equal(client.healthy, false);
+  assert.equal(client.self, null, 'a lost session claims no registration');
+  await sleep(1000);
+  assert.ok(await peer.exists(self), 'ZooKeeper kept the session and its node');
+  proxy.setMode('pass');
+  const healed = Date.now();
+  await eventually('healthy again', () => client.healthy, SESSION_TIMEOUT_MS);
+  await eventually('table equals ZooKeeper', () => tableIsTruth(client), 3000);
+  t.diagnostic(`LOST after ${lost} ms; resumed and in step ${Date.now() - healed} ms after healing`);
+  assert.ok(lost <= SESSION_TIMEOUT_MS + SLACK_MS, `LOST after ${lost} ms`);
+  assert.equal(client.self, self, 'the same registration, claimed again');
+  assert.equal(await ownerOf(self), session, 'the same session');
+  assert.deepEqual(await registrations(prefix), [self.split('/').pop()]);
+  assert.ok(!states.some((s) => s.state === 'EXPIRED'), `states ${states.map((s) => s.state)}`);
+  await client.stop();
+});
+
 test('reset storm (every 300 ms for 10 s): never two registrations at once, healthy at the end', async (t) => {
   const { proxy, client, peers, prefix } = await start();
   let most = 0;

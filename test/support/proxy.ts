@@ -3,11 +3,12 @@
 // - blackhole: a silent partition: no byte passes either way and nothing is closed. Bytes are held, not dropped,
 //   as TCP would retransmit them: if the partition heals before either end gives up, they arrive late. A
 //   connection accepted meanwhile (the kernel answers the SYN) reaches the target only after healing;
+// - silent: the target's bytes are held, the client's pass: the client hears nothing, the server still hears it;
 // - reset: every connection is reset (RST), now and as soon as it is accepted.
 // resetAll() resets the connections of the moment once, whatever the mode.
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
-export type ProxyMode = 'pass' | 'blackhole' | 'reset';
+export type ProxyMode = 'pass' | 'blackhole' | 'silent' | 'reset';
 
 /** One direction of one connection: chunks wait for their due time and for the mode to be `pass`. */
 class Direction {
@@ -19,6 +20,8 @@ class Direction {
     private readonly proxy: FaultProxy,
     readonly from: Socket,
     private readonly to: Socket,
+    /** Bytes from the target to the client (held in `silent` mode too). */
+    private readonly toClient: boolean,
   ) {
     from.on('data', (chunk: Buffer) => {
       this.held.push({ due: Date.now() + proxy.latencyMs, chunk });
@@ -30,10 +33,15 @@ class Direction {
     });
   }
 
+  /** Whether the mode lets this direction's bytes through. */
+  get passes(): boolean {
+    return this.proxy.mode === 'pass' || (this.proxy.mode === 'silent' && !this.toClient);
+  }
+
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.proxy.mode !== 'pass' || this.to.destroyed) return;
+    if (!this.passes || this.to.destroyed) return;
     const now = Date.now();
     while (this.held.length > 0 && this.held[0].due <= now) this.to.write(this.held.shift()?.chunk as Buffer);
     if (this.held.length > 0) this.timer = setTimeout(() => this.flush(), this.held[0].due - now);
@@ -65,21 +73,20 @@ class Connection {
     upstream.on('error', () => this.reset());
     upstream.on('close', () => this.gone());
     this.directions.push(
-      new Direction(this.proxy, this.client, upstream),
-      new Direction(this.proxy, upstream, this.client),
+      new Direction(this.proxy, this.client, upstream, false),
+      new Direction(this.proxy, upstream, this.client, true),
     );
     this.apply();
   }
 
   /** Pauses or resumes reading with the mode, so held bytes wait in the kernel as in a real partition. */
   apply(): void {
-    const pass = this.proxy.mode === 'pass';
     for (const d of this.directions) {
-      if (pass) d.from.resume();
+      if (d.passes) d.from.resume();
       else d.from.pause();
       d.flush();
     }
-    if (!pass) this.client.pause();
+    if (this.proxy.mode === 'blackhole') this.client.pause();
     else if (!this.upstream) this.open();
   }
 

@@ -7,12 +7,17 @@ import { FaultProxy } from '../support/proxy.js';
 
 let echo: Server;
 let echoAddress: string;
+/** Bytes the echo server has read. */
+let echoed = 0;
 const proxies: FaultProxy[] = [];
 const sockets: Socket[] = [];
 
 before(async () => {
   echo = createServer((s) => {
     s.on('error', () => {}); // the proxy resets its side on purpose
+    s.on('data', (d) => {
+      echoed += d.length;
+    });
     s.pipe(s);
   });
   await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', () => resolve()));
@@ -110,6 +115,20 @@ test('blackhole: nothing passes, nothing closes; held bytes arrive after healing
   assert.equal(late.closed(), false);
   p.setMode('pass');
   await until('held bytes', () => c.text() === 'abc' && late.text() === 'x');
+});
+
+test('silent: bytes from the client reach the target, those from the target are held until healing', async () => {
+  const p = await proxy();
+  const c = await client(p);
+  p.setMode('silent');
+  const before = echoed;
+  c.socket.write('q');
+  await until('the target read it', () => echoed === before + 1);
+  await sleep(200);
+  assert.equal(c.text(), '', 'the echo is held');
+  assert.equal(c.closed(), false);
+  p.setMode('pass');
+  await until('held echo', () => c.text() === 'q');
 });
 
 test('reset: open connections get RST, and so does every new one until the mode changes', async () => {
