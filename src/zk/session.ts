@@ -5,6 +5,9 @@
 // A ZkSession is one ZooKeeper session, start to end. After `expired` (or `authFailed`, or close()) it is dead:
 // calls reject, and the owner closes it and constructs a new ZkSession. There is no reopen(): a new session
 // means new ephemeral nodes and new watches, and a new object makes that explicit.
+//
+// Once connected, the session judges the link by the server's silence (liveness.ts): it pings, drops a silent
+// connection so the library reconnects (disconnected), and reports `lost` after a whole session timeout.
 import zookeeper, { type Client, type Stat } from 'node-zookeeper-client';
 import { type Logger, pino } from 'pino';
 import { aclsForAuth, type ZkAcl } from './acl.js';
@@ -91,7 +94,11 @@ export type ZkEvent =
     };
 
 export interface ZkConnectOptions {
-  /** One attempt's bound: the library must reach a server and finish the handshake in this time. Default 3000. */
+  /**
+   * One attempt's bound: the library must reach a server and finish the handshake in this time. Default 3000.
+   * Each server gets an equal share of it (and of 2/3 of the session timeout, if less), here and on every
+   * reconnect: a server that accepts and never answers is left for the next in time.
+   */
   attemptTimeoutMs?: number;
   /** connect() gives up (rejects with ZCONNECTIONLOSS) after this long; Infinity retries until close(). Default 30000. */
   deadlineMs?: number;
@@ -289,7 +296,7 @@ export class ZkSession {
       const client = this.newClient();
       try {
         try {
-          await this.attemptConnect(client, Math.max(1, Math.min(attemptTimeoutMs, left)));
+          await this.attemptConnect(client, Math.max(1, Math.min(attemptTimeoutMs, left)), attemptTimeoutMs);
         } finally {
           this.wakeConnect = undefined;
         }
@@ -381,9 +388,11 @@ export class ZkSession {
     return client;
   }
 
-  /** Resolves when `client` has a session; rejects after `ms`, or as soon as every server refused once. */
-  private attemptConnect(client: Client, ms: number): Promise<void> {
-    const attemptTimeoutMs = this.opts.connect?.attemptTimeoutMs ?? 3000;
+  /**
+   * Resolves when `client` has a session; rejects after `ms`, or as soon as every server refused once.
+   * `attemptTimeoutMs` also bounds each server's share of every later reconnect (see instrumentClient).
+   */
+  private attemptConnect(client: Client, ms: number, attemptTimeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const servers = serverCount(client);
       const errors = new Map<number, string>();
