@@ -7,6 +7,7 @@ export const SESSION_STATES = [
   'CONNECTING',
   'CONNECTED',
   'SUSPENDED',
+  'LOST',
   'EXPIRED',
   'AUTH_FAILED',
   'CLOSED',

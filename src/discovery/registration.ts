@@ -123,6 +123,14 @@ export class OwnRegistration {
     this.reconcile();
   }
 
+  /**
+   * A session timeout passed without a word from the server: the registration is not claimed. lastPath is
+   * kept, so the session resuming (onConnected) finds its node again; an expiry forgets it.
+   */
+  onLost(): void {
+    this.path = null;
+  }
+
   /** The session expired: its ephemeral nodes went with it. */
   onExpired(): void {
     this.forget();

@@ -2,8 +2,9 @@
  * ZkClient: discovery on the main thread. It never calls ZooKeeper itself: it queues tasks on the Bio and
  * applies what comes back (acks and watch/session events, in ZooKeeper's order) to the node table.
  *
- * Session states: CONNECTING → CONNECTED ⇄ SUSPENDED (disconnected; the session may live) → EXPIRED (a new
- * session is opened) …; AUTH_FAILED; CLOSED after stop(). Healthy means CONNECTED and registered.
+ * Session states: CONNECTING → CONNECTED ⇄ SUSPENDED (disconnected; the session may live) → LOST (a session
+ * timeout without a word: the registration is not claimed) → CONNECTED,
+ * or EXPIRED (a new session is opened) …; AUTH_FAILED; CLOSED after stop(). Healthy means CONNECTED and registered.
  *
  * What happens when:
  * - a new session connects (the first, or after expiry): register (see registration.ts), then a full resync of
@@ -30,6 +31,7 @@ import type { ZkNode } from '../nodes/validate.js';
 import type { BioRecord } from '../ring/codec.js';
 import { Cmd, type SessionEvent } from '../zk/commands.js';
 import type { ZkHandlerOptions } from '../zk/handler.js';
+import { assertLibraryShape } from '../zk/nzk-internals.js';
 import { type BadPeer, BadPeers } from './bad_peers.js';
 import type { ZkbioConfig } from './config.js';
 import { type PeerData, type PeerDataReason, parsePeerData } from './peer.js';
@@ -176,8 +178,12 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     return this.bad.list();
   }
 
-  /** Starts the bio thread and the session. Resolves once the thread runs; the session connects in the background. */
+  /**
+   * Starts the bio thread and the session. Resolves once the thread runs; the session connects in the background.
+   * Throws ZkLibraryError (code ZK_LIBRARY_UNSUPPORTED) when node-zookeeper-client is not a version zkbio supports.
+   */
   async start(): Promise<void> {
+    assertLibraryShape(); // a ZkLibraryError now, rather than every connect failing on the bio thread
     await this.bio.start();
     this.connect();
     this.payloadTimer = setInterval(() => this.flushPayload(), this.config.zookeeper.payloadIntervalMs);
@@ -437,6 +443,14 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       case 'DISCONNECTED':
         this.logger.warn({ sessionId: this.sessionId }, 'ZooKeeper connection lost; the session may resume');
         this.setState('SUSPENDED');
+        return;
+      case 'LOST':
+        // As Curator does: after a session timeout without a word, ZooKeeper has dropped (or will drop) the
+        // registration, so it is not claimed. Back on the same session, CONNECTED registers again (finding
+        // the node if it is still there); an expired one goes through EXPIRED.
+        this.logger.warn({ sessionId: this.sessionId }, 'ZooKeeper session lost; unhealthy until it resumes');
+        this.registration.onLost();
+        this.setState('LOST');
         return;
       case 'EXPIRED':
         this.logger.warn({ sessionId: this.sessionId }, 'ZooKeeper session expired; opening a new one');

@@ -42,4 +42,12 @@ export const Cmd = {
 } as const;
 
 /** What EV_SESSION's value says. CONNECTING carries the attempt and the last error in errName. */
-export type SessionEvent = 'CONNECTING' | 'CONNECTED' | 'DISCONNECTED' | 'EXPIRED' | 'AUTH_FAILED' | 'CLOSED';
+export type SessionEvent =
+  | 'CONNECTING'
+  | 'CONNECTED'
+  | 'DISCONNECTED'
+  /** No word from ZooKeeper for a session timeout: claim nothing; CONNECTED (same session) or EXPIRED follows. */
+  | 'LOST'
+  | 'EXPIRED'
+  | 'AUTH_FAILED'
+  | 'CLOSED';

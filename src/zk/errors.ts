@@ -59,8 +59,6 @@ export function zkErrorName(code: number): string {
 /** A failed ZooKeeper call. `code`/`codeName` are the stable zoo_rc-style pair; `path` is the call's path. */
 export class ZkError extends ZkbioError<number> {
   readonly codeName: string;
-  /** For a failed multi: the index of the op that failed. */
-  opIndex?: number;
   constructor(
     code: number,
     message: string,

@@ -25,6 +25,7 @@ const SESSION_EVENTS: Record<string, SessionEvent> = {
   connected: 'CONNECTED',
   connectedReadOnly: 'CONNECTED',
   disconnected: 'DISCONNECTED',
+  lost: 'LOST',
   expired: 'EXPIRED',
   authFailed: 'AUTH_FAILED',
   closed: 'CLOSED',

@@ -1,71 +1,248 @@
 // The few places where ZkSession reaches into node-zookeeper-client 1.1.x's private ConnectionManager. Each one
 // works around a defect its public API cannot: they are kept here, together, so that an upgrade of the library
-// has one file to re-check against lib/ConnectionManager.js and lib/Transaction.js.
+// has one file to re-check against lib/ConnectionManager.js and lib/jute/index.js. assertLibraryShape() checks,
+// before any session starts, that every private part used here is still there.
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import type { Client, Transaction } from 'node-zookeeper-client';
+import zookeeper, { type Client } from 'node-zookeeper-client';
+import { ZkbioError } from '../errors.js';
 
 /** lib/ConnectionManager.js STATES. */
-const CM_CLOSED = -2;
+const CM_STATES = { CONNECTING: 1, CONNECTED: 2, CONNECTED_READ_ONLY: 3, CLOSED: -2 } as const;
+
+interface Packet {
+  request: { header: { type: number } | null };
+}
 
 interface ConnectionManager {
   state: number;
   servers: unknown[];
   socket?: Socket;
+  /** The requested, then the negotiated, session timeout (ms). */
+  sessionTimeout: number;
+  /** sessionTimeout / servers: the library's bound on one TCP connect. */
+  connectTimeout: number;
   connectTimeoutHandler: NodeJS.Timeout | null;
+  packetQueue: { queue: Packet[] };
   onSocketError(error: Error): void;
+  onSocketConnected(): void;
+  onSocketData(buffer: Buffer): void;
   findNextServer(callback: (server: unknown) => void): void;
+  queue(request: unknown): void;
   on(event: 'state', listener: (state: number) => void): void;
   removeListener(event: 'state', listener: (state: number) => void): void;
 }
 
-const managers = new WeakMap<Client, { cm: ConnectionManager; stopped: boolean }>();
+interface Jute {
+  XID_PING: number;
+  OP_CODES: { PING: number };
+  Request: new (header: unknown, payload: unknown) => unknown;
+  protocol: { RequestHeader: new (xid: number, type: number) => unknown };
+}
 
-function cmOf(client: Client): { cm: ConnectionManager; stopped: boolean } {
+const JUTE_PATH = 'node-zookeeper-client/lib/jute/index.js';
+const requireCjs = createRequire(import.meta.url);
+
+/** node-zookeeper-client lacks a private part zkbio relies on: another version than the 1.1.x zkbio is built for. */
+export class ZkLibraryError extends ZkbioError {
+  constructor(readonly missing: readonly string[]) {
+    super(
+      'ZK_LIBRARY_UNSUPPORTED',
+      `node-zookeeper-client ${libraryVersion()} lacks what zkbio relies on (${missing.join('; ')}): ` +
+        'zkbio needs node-zookeeper-client 1.1.x',
+    );
+  }
+}
+
+function libraryVersion(): string {
+  try {
+    return (requireCjs('node-zookeeper-client/package.json') as { version: string }).version;
+  } catch {
+    return '(version unknown)';
+  }
+}
+
+/** What of the private shape used here is missing from this client (empty when all is there). */
+function missingParts(client: Client): string[] {
+  const missing: string[] = [];
+  const cm = (client as unknown as { connectionManager?: Record<string, unknown> }).connectionManager;
+  if (!cm) return ['Client.connectionManager'];
+  for (const m of [
+    'onSocketError',
+    'onSocketConnected',
+    'onSocketData',
+    'findNextServer',
+    'queue',
+    'on',
+    'removeListener',
+  ]) {
+    if (typeof cm[m] !== 'function') missing.push(`ConnectionManager.${m}()`);
+  }
+  if (typeof cm.state !== 'number') missing.push('ConnectionManager.state');
+  if (!Array.isArray(cm.servers)) missing.push('ConnectionManager.servers');
+  for (const f of ['sessionTimeout', 'connectTimeout']) {
+    if (typeof cm[f] !== 'number') missing.push(`ConnectionManager.${f}`);
+  }
+  if (!('connectTimeoutHandler' in cm)) missing.push('ConnectionManager.connectTimeoutHandler');
+  if (!Array.isArray((cm.packetQueue as { queue?: unknown } | undefined)?.queue))
+    missing.push('ConnectionManager.packetQueue.queue');
+  const states = (cm.constructor as { STATES?: Record<string, number> }).STATES;
+  for (const [name, code] of Object.entries(CM_STATES)) {
+    if (states?.[name] !== code) missing.push(`ConnectionManager.STATES.${name} = ${code}`);
+  }
+  try {
+    const jute = requireCjs(JUTE_PATH) as Partial<Jute>;
+    if (typeof jute.XID_PING !== 'number' || typeof jute.OP_CODES?.PING !== 'number')
+      missing.push('jute XID_PING and OP_CODES.PING');
+    if (typeof jute.Request !== 'function' || typeof jute.protocol?.RequestHeader !== 'function')
+      missing.push('jute Request and protocol.RequestHeader');
+  } catch {
+    missing.push(JUTE_PATH);
+  }
+  return missing;
+}
+
+/**
+ * Throws ZkLibraryError (code ZK_LIBRARY_UNSUPPORTED) when the installed node-zookeeper-client lacks a private
+ * part used here. A client that connects nowhere is cheap (no socket before connect()), so this runs per session.
+ */
+export function assertLibraryShape(): void {
+  const probe = zookeeper.createClient('127.0.0.1:1');
+  const missing = missingParts(probe);
+  if (missing.length > 0) throw new ZkLibraryError(missing);
+}
+
+interface Entry {
+  cm: ConnectionManager;
+  stopped: boolean;
+  /** The bound on the current socket's attempt, from its creation to the handshake's answer. */
+  attemptTimer: NodeJS.Timeout | undefined;
+}
+
+const managers = new WeakMap<Client, Entry>();
+
+function entryOf(client: Client): Entry {
   let entry = managers.get(client);
   if (!entry) {
     entry = {
       cm: (client as unknown as { connectionManager: ConnectionManager }).connectionManager,
       stopped: false,
+      attemptTimer: undefined,
     };
     managers.set(client, entry);
   }
   return entry;
 }
 
+export interface LinkHooks {
+  /** A socket error (the library swallows them). */
+  onSocketError(error: Error): void;
+  /** Bytes came from the server: any reply, ping answer, watch event or handshake answer. */
+  onHeard(): void;
+  /**
+   * The bound on one round of every server. One server may take min(this, 2/3 of the session timeout) divided
+   * by the server count, from its socket's creation to answering the session handshake.
+   */
+  attemptTimeoutMs: number;
+}
+
 /**
- * Prepares a fresh client (before connect()):
- * - Socket errors are reported to `onSocketError`. The library swallows them and retries a bad host forever
- *   without a word (#51, #69); this is how a connect attempt learns "ECONNREFUSED" instead of only timing out.
- *   The library binds the handler when it creates each socket, so replacing the instance method is enough.
+ * Prepares a fresh client (before connect()). The library binds its socket handlers when it creates each socket,
+ * so replacing the instance methods is enough:
+ * - Socket errors are reported. The library swallows them and retries a bad host forever without a word
+ *   (#51, #69); this is how a connect attempt learns "ECONNREFUSED" instead of only timing out.
+ * - Every read from the server is reported, for the liveness watchdog (the library never checks that a ping
+ *   is answered).
+ * - Each socket must reach a session within its share of the attempt (see LinkHooks), or it is destroyed and
+ *   the library tries the next server, in time for a live session to resume before it expires. The library clears its only timer once TCP connects, so a
+ *   server that accepts but never answers the handshake (a JVM still starting, a frozen one, a black hole) held
+ *   the connection forever.
+ * - The auth packets (and the watch re-registration) go ahead of the requests queued while disconnected. The
+ *   library appends them behind those requests, which then ran unauthenticated and failed ZNOAUTH.
  * - Once `stopSockets` has run, the library can open no new socket. Its reconnect waits up to spinDelay in a
  *   timer before it connects again; a close() that lands in that window would otherwise be followed by a new
  *   socket, opened after close() returned.
  */
-export function instrumentClient(client: Client, onSocketError: (error: Error) => void): void {
-  const entry = cmOf(client);
+export function instrumentClient(client: Client, hooks: LinkHooks): void {
+  const entry = entryOf(client);
   const { cm } = entry;
+  const clearAttempt = () => {
+    clearTimeout(entry.attemptTimer);
+    entry.attemptTimer = undefined;
+  };
   const originalOnError = cm.onSocketError;
   cm.onSocketError = function (this: ConnectionManager, error: Error) {
-    onSocketError(error);
+    hooks.onSocketError(error);
     originalOnError.call(this, error);
+  };
+  const originalOnData = cm.onSocketData;
+  cm.onSocketData = function (this: ConnectionManager, buffer: Buffer) {
+    if (buffer.length > 0) hooks.onHeard();
+    originalOnData.call(this, buffer);
+    if (this.state !== CM_STATES.CONNECTING) clearAttempt();
+  };
+  const originalOnConnected = cm.onSocketConnected;
+  cm.onSocketConnected = function (this: ConnectionManager) {
+    const queued = this.packetQueue.queue.length;
+    originalOnConnected.call(this);
+    const priming = this.packetQueue.queue.splice(queued);
+    this.packetQueue.queue.unshift(...priming);
   };
   const originalFindNext = cm.findNextServer;
   cm.findNextServer = function (this: ConnectionManager, callback: (server: unknown) => void) {
     originalFindNext.call(this, (server: unknown) => {
-      if (!entry.stopped) callback(server);
+      if (entry.stopped) return;
+      callback(server); // creates this.socket
+      const socket = this.socket;
+      if (!socket) return;
+      clearAttempt();
+      entry.attemptTimer = setTimeout(
+        () => {
+          if (this.socket !== socket || this.state !== CM_STATES.CONNECTING) return;
+          // The library's TCP-connect timer is for this same socket; left armed, it would destroy the next one.
+          if (this.connectTimeoutHandler) clearTimeout(this.connectTimeoutHandler);
+          socket.destroy();
+        },
+        Math.min(hooks.attemptTimeoutMs, (2 * this.sessionTimeout) / 3) / this.servers.length,
+      );
+      socket.once('close', clearAttempt);
     });
   };
 }
 
 /** How many servers the connect string names. */
 export function serverCount(client: Client): number {
-  return cmOf(client).cm.servers.length;
+  return entryOf(client).cm.servers.length;
 }
 
 /** True while the client holds a socket that is not destroyed (connecting or connected). */
 export function hasOpenSocket(client: Client): boolean {
-  const { cm } = cmOf(client);
+  const { cm } = entryOf(client);
   return cm.socket !== undefined && !cm.socket.destroyed;
+}
+
+/** True while the client has a session handshake answered on its current socket. */
+export function linkUp(client: Client): boolean {
+  const { cm } = entryOf(client);
+  const connected = cm.state === CM_STATES.CONNECTED || cm.state === CM_STATES.CONNECTED_READ_ONLY;
+  return connected && hasOpenSocket(client);
+}
+
+/** Queues a ping, as the library's idle timer does, so the server has something to answer. */
+export function sendPing(client: Client): void {
+  if (!linkUp(client)) return;
+  const jute = requireCjs(JUTE_PATH) as Jute;
+  entryOf(client).cm.queue(
+    new jute.Request(new jute.protocol.RequestHeader(jute.XID_PING, jute.OP_CODES.PING), null),
+  );
+}
+
+/**
+ * Drops the current connection, as if TCP had failed: the library fails the requests it had sent with
+ * CONNECTION_LOSS, reports DISCONNECTED, and connects to the next server with the same session.
+ */
+export function dropConnection(client: Client): void {
+  if (linkUp(client)) entryOf(client).cm.socket?.destroy();
 }
 
 /**
@@ -73,16 +250,19 @@ export function hasOpenSocket(client: Client): boolean {
  *
  * client.close() only queues a CLOSE_SESSION request and waits for the server to drop the connection. With the
  * server down or frozen that never happens: a socket whose TCP connect the kernel accepted for a frozen JVM
- * stays open with no timer (the connect timeout is cleared on TCP connect, and the ping timer starts only
- * after a session handshake), and a refused server is retried after spinDelay. So after the bound the socket is
- * destroyed by hand, and no new one may be opened.
+ * stays open, and a refused server is retried after spinDelay. So after the bound the socket is destroyed by
+ * hand, and no new one may be opened.
  */
 export async function closeHard(client: Client, boundMs: number): Promise<'graceful' | 'destroyed'> {
-  const entry = cmOf(client);
+  const entry = entryOf(client);
   const { cm } = entry;
-  if (cm.state === CM_CLOSED || !hasOpenSocket(client)) {
+  const stop = () => {
     entry.stopped = true;
+    clearTimeout(entry.attemptTimer);
     if (cm.connectTimeoutHandler) clearTimeout(cm.connectTimeoutHandler);
+  };
+  if (cm.state === CM_STATES.CLOSED || !hasOpenSocket(client)) {
+    stop();
     client.close();
     await destroySocket(cm.socket);
     return 'destroyed';
@@ -90,7 +270,7 @@ export async function closeHard(client: Client, boundMs: number): Promise<'grace
   let onState: ((state: number) => void) | undefined;
   const closed = new Promise<void>((resolve) => {
     onState = (state) => {
-      if (state === CM_CLOSED) resolve();
+      if (state === CM_STATES.CLOSED) resolve();
     };
     cm.on('state', onState);
   });
@@ -101,11 +281,8 @@ export async function closeHard(client: Client, boundMs: number): Promise<'grace
   client.close();
   const outcome = await Promise.race([closed.then(() => 'closed' as const), bound]);
   clearTimeout(timer);
-  entry.stopped = true;
-  if (outcome === 'timeout') {
-    if (cm.connectTimeoutHandler) clearTimeout(cm.connectTimeoutHandler);
-    await destroySocket(cm.socket);
-  }
+  stop();
+  if (outcome === 'timeout') await destroySocket(cm.socket);
   if (onState) cm.removeListener('state', onState);
   return outcome === 'closed' ? 'graceful' : 'destroyed';
 }
@@ -120,13 +297,4 @@ async function destroySocket(socket: Socket | undefined): Promise<void> {
     timer = setTimeout(resolve, 200);
   });
   clearTimeout(timer);
-}
-
-/**
- * Transaction.check/setData/remove do `version = version || -1`, which turns version 0 (a node never written
- * since its creation) into "any version". Put the caller's version back on the op just added.
- */
-export function setLastOpVersion(tx: Transaction, version: number): void {
-  const ops = (tx as unknown as { ops: { version?: number }[] }).ops;
-  ops[ops.length - 1].version = version;
 }

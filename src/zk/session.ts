@@ -5,6 +5,9 @@
 // A ZkSession is one ZooKeeper session, start to end. After `expired` (or `authFailed`, or close()) it is dead:
 // calls reject, and the owner closes it and constructs a new ZkSession. There is no reopen(): a new session
 // means new ephemeral nodes and new watches, and a new object makes that explicit.
+//
+// Once connected, the session judges the link by the server's silence (liveness.ts): it pings, drops a silent
+// connection so the library reconnects (disconnected), and reports `lost` after a whole session timeout.
 import zookeeper, { type Client, type Stat } from 'node-zookeeper-client';
 import { type Logger, pino } from 'pino';
 import { aclsForAuth, type ZkAcl } from './acl.js';
@@ -17,15 +20,18 @@ import {
   ZCONNECTIONLOSS,
   ZkError,
   ZNODEEXISTS,
-  ZRUNTIMEINCONSISTENCY,
   ZSESSIONEXPIRED,
 } from './errors.js';
+import { LivenessWatchdog } from './liveness.js';
 import {
+  assertLibraryShape,
   closeHard,
+  dropConnection,
   hasOpenSocket,
   instrumentClient,
+  linkUp,
+  sendPing,
   serverCount,
-  setLastOpVersion,
 } from './nzk-internals.js';
 
 /** ZooKeeper's create flags. */
@@ -60,6 +66,12 @@ export type ZkSessionEventState =
   | 'connected'
   | 'connectedReadOnly'
   | 'disconnected'
+  /**
+   * No word from the server for a whole session timeout: the session is expired or about to be, so nothing
+   * it holds may be claimed. The library keeps reconnecting: `connected` if the session still lived after all,
+   * `expired` if not.
+   */
+  | 'lost'
   | 'expired'
   | 'authFailed'
   | 'closed';
@@ -81,24 +93,19 @@ export type ZkEvent =
       retryInMs: number | null;
     };
 
-export type ZkOp =
-  | { op: 'create'; path: string; data?: ZkData; mode?: CreateModeValue; acl?: readonly ZkAcl[] }
-  | { op: 'set'; path: string; data: ZkData; version?: number }
-  | { op: 'delete'; path: string; version?: number }
-  | { op: 'check'; path: string; version: number };
-
-export type ZkOpResult =
-  | { op: 'create'; path: string }
-  | { op: 'set'; stat: ZkStat }
-  | { op: 'delete' }
-  | { op: 'check' };
-
 export interface ZkConnectOptions {
-  /** One attempt's bound: the library must reach a server and finish the handshake in this time. Default 3000. */
+  /**
+   * One attempt's bound: the library must reach a server and finish the handshake in this time. Default 3000.
+   * Each server gets an equal share of it (and of 2/3 of the session timeout, if less), here and on every
+   * reconnect: a server that accepts and never answers is left for the next in time.
+   */
   attemptTimeoutMs?: number;
   /** connect() gives up (rejects with ZCONNECTIONLOSS) after this long; Infinity retries until close(). Default 30000. */
   deadlineMs?: number;
-  /** Backoff before attempt n+1: min(max, base * 2^(n-1)), jittered to 50-100% of that. Defaults 100 and 5000. */
+  /**
+   * Backoff before attempt n+1: min(max, base * 2^(n-1)), jittered to 50-100% of that. Defaults 100 and 500:
+   * a refused connect costs nothing, and a node must register within a second of ZooKeeper starting to serve.
+   */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
 }
@@ -219,8 +226,12 @@ export class ZkSession {
    * worker (which awaits one call at a time) for a whole callTimeoutMs before it could open a new session.
    */
   private readonly waiting = new Set<(err: unknown) => void>();
+  /** Judges the connection by the server's silence, from the first session on (see liveness.ts). */
+  private watchdog: LivenessWatchdog | undefined;
 
+  /** Throws ZkLibraryError when the installed node-zookeeper-client is not one this code can work with. */
   constructor(options: ZkSessionOptions) {
+    assertLibraryShape();
     if (options.auth !== undefined) aclsForAuth(options.auth); // validates "user:password" up front
     this.opts = options;
     this.log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'zk' });
@@ -273,7 +284,7 @@ export class ZkSession {
     const attemptTimeoutMs = c.attemptTimeoutMs ?? 3000;
     const deadlineMs = c.deadlineMs ?? 30000;
     const base = c.backoffBaseMs ?? 100;
-    const max = c.backoffMaxMs ?? 5000;
+    const max = c.backoffMaxMs ?? 500;
     const started = Date.now();
     this.current = 'connecting';
     this.log.info(
@@ -285,13 +296,14 @@ export class ZkSession {
       const client = this.newClient();
       try {
         try {
-          await this.attemptConnect(client, Math.max(1, Math.min(attemptTimeoutMs, left)));
+          await this.attemptConnect(client, Math.max(1, Math.min(attemptTimeoutMs, left)), attemptTimeoutMs);
         } finally {
           this.wakeConnect = undefined;
         }
         if (this.closing) throw new Error('closed');
         this.client = client;
         this.current = 'connected';
+        this.watch(client);
         this.log.info(
           { sessionId: this.sessionId, sessionTimeout: this.sessionTimeout, attempt },
           'session connected',
@@ -337,6 +349,33 @@ export class ZkSession {
     }
   }
 
+  private watch(client: Client): void {
+    this.watchdog = new LivenessWatchdog({
+      sessionTimeoutMs: () => client.getSessionTimeout(),
+      up: () => linkUp(client),
+      ping: () => sendPing(client),
+      drop: (silentMs) => {
+        this.log.warn(
+          { sessionId: this.sessionId, silentMs: Math.round(silentMs) },
+          'no word from ZooKeeper for 2/3 of the session timeout; dropping the connection',
+        );
+        dropConnection(client);
+      },
+      lost: (silentMs) => this.onLost(silentMs),
+    });
+    this.watchdog.start();
+  }
+
+  private onLost(silentMs: number): void {
+    if (this.closing || this.dead) return;
+    this.current = 'lost';
+    this.log.warn(
+      { sessionId: this.sessionId, silentMs: Math.round(silentMs) },
+      'no word from ZooKeeper for a whole session timeout; the session is lost',
+    );
+    this.emit({ type: 'state', state: 'lost', sessionId: this.sessionId });
+  }
+
   private newClient(): Client {
     const client = zookeeper.createClient(this.opts.connectString, {
       sessionTimeout: this.opts.sessionTimeoutMs ?? 10000,
@@ -349,8 +388,11 @@ export class ZkSession {
     return client;
   }
 
-  /** Resolves when `client` has a session; rejects after `ms`, or as soon as every server refused once. */
-  private attemptConnect(client: Client, ms: number): Promise<void> {
+  /**
+   * Resolves when `client` has a session; rejects after `ms`, or as soon as every server refused once.
+   * `attemptTimeoutMs` also bounds each server's share of every later reconnect (see instrumentClient).
+   */
+  private attemptConnect(client: Client, ms: number, attemptTimeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const servers = serverCount(client);
       const errors = new Map<number, string>();
@@ -359,12 +401,18 @@ export class ZkSession {
         const seen = errors.size > 0 ? `; socket errors: ${[...new Set(errors.values())].join(', ')}` : '';
         reject(new Error(`no session within ${ms} ms${seen}`));
       }, ms);
-      instrumentClient(client, (error) => {
-        errors.set(n++ % servers, error.message);
-        if (errors.size >= servers) {
-          clearTimeout(timer);
-          reject(new Error([...new Set(errors.values())].join(', ')));
-        }
+      instrumentClient(client, {
+        attemptTimeoutMs,
+        onSocketError: (error) => {
+          errors.set(n++ % servers, error.message);
+          if (errors.size >= servers) {
+            clearTimeout(timer);
+            reject(new Error([...new Set(errors.values())].join(', ')));
+          }
+        },
+        onHeard: () => {
+          if (client === this.client) this.watchdog?.heard();
+        },
       });
       client.once('connected', () => {
         clearTimeout(timer);
@@ -384,11 +432,14 @@ export class ZkSession {
     if (client !== this.client || this.closing || this.dead) return;
     const state = libStateName(libState);
     if (state === undefined || state === this.current) return;
+    // A lost session stays lost while disconnected: only the server's answer (connected, expired) ends that.
+    if (state === 'disconnected' && this.current === 'lost') return;
     this.current = state;
     const level = state === 'connected' ? 'info' : 'warn';
     this.log[level]({ sessionId: this.sessionId, state }, 'session state');
     this.emit({ type: 'state', state, sessionId: this.sessionId });
     if (state === 'expired' || state === 'authFailed') {
+      this.watchdog?.stop();
       const code = state === 'expired' ? ZSESSIONEXPIRED : ZAUTHFAILED;
       for (const settle of [...this.waiting]) settle(new ZkError(code, `session ${state} while waiting`));
     }
@@ -492,62 +543,6 @@ export class ZkSession {
 
   delete(path: string, version = -1): Promise<void> {
     return this.call<void>('delete', path, (c, done) => c.remove(path, version, (err) => done(err)));
-  }
-
-  /**
-   * Runs the ops as one transaction: all or none. On failure the ZkError's code is the failing op's, and
-   * `opIndex` says which op that was.
-   */
-  multi(ops: readonly ZkOp[]): Promise<ZkOpResult[]> {
-    const first = ops[0]?.path ?? '/';
-    return this.call('multi', first, (c, done) => {
-      const tx = c.transaction();
-      for (const op of ops) {
-        switch (op.op) {
-          case 'create':
-            tx.create(
-              op.path,
-              toBuffer(op.data),
-              toLibAcls(op.acl ?? this.defaultAcl()),
-              op.mode ?? CreateMode.PERSISTENT,
-            );
-            break;
-          case 'set':
-            tx.setData(op.path, toBuffer(op.data), op.version ?? -1);
-            setLastOpVersion(tx, op.version ?? -1);
-            break;
-          case 'delete':
-            tx.remove(op.path, op.version ?? -1);
-            setLastOpVersion(tx, op.version ?? -1);
-            break;
-          case 'check':
-            tx.check(op.path, op.version);
-            setLastOpVersion(tx, op.version);
-            break;
-        }
-      }
-      tx.commit((err, results: { type: number; path?: string; stat?: Stat; err?: number }[]) => {
-        if (err) {
-          // A failed multi answers every op: ZOK before the failing one, ZRUNTIMEINCONSISTENCY after it.
-          const index = Array.isArray(results)
-            ? results.findIndex((r) => r.err !== undefined && r.err !== 0 && r.err !== ZRUNTIMEINCONSISTENCY)
-            : -1;
-          const zkErr = toZkError(err, index >= 0 ? ops[index].path : first);
-          if (index >= 0) zkErr.opIndex = index;
-          done(zkErr);
-          return;
-        }
-        done(
-          null,
-          ops.map((op, i): ZkOpResult => {
-            const r = results[i];
-            if (op.op === 'create') return { op: 'create', path: r.path ?? op.path };
-            if (op.op === 'set') return { op: 'set', stat: toStat(r.stat as Stat) };
-            return { op: op.op };
-          }),
-        );
-      });
-    });
   }
 
   /** Creates `path` and any missing ancestors as persistent, empty nodes; existing ones are left alone. */
@@ -673,6 +668,7 @@ export class ZkSession {
     this.wakeConnect?.();
     // connect() cleans up its attempt's client itself; wait for that, so that no socket outlives close().
     await this.connecting?.catch(() => {});
+    this.watchdog?.stop();
     if (this.client) {
       const how = await closeHard(this.client, this.opts.closeTimeoutMs ?? 1000);
       this.log.info({ sessionId, how }, 'session closed');
