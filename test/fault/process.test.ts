@@ -79,6 +79,9 @@ test('bio thread killed mid-task under the ZooKeeper handler: a full ring refuse
     connectTimeoutMs: 5000,
     callTimeoutMs: 5000,
     auth: null,
+    vnodeCount: 200,
+    maxNodeBytes: 65536,
+    maxPointBytes: 1 << 20,
   };
   const bio = new Bio({
     handler: HANDLER,
@@ -95,12 +98,13 @@ test('bio thread killed mid-task under the ZooKeeper handler: a full ring refuse
     const firstSession = acks.find((a) => a.id === connect)?.result;
     assert.match(firstSession ?? '', /^[0-9a-f]{16}$/);
 
-    // Each task reads all 200 peers (about 4 KB of names): a few fill the 16 KiB ring.
+    // Each task resyncs the folder, reading all 200 peers; tasks of 4 KB each (padding in values, which
+    // SUBSCRIBE ignores) fill the 16 KiB ring after a few.
     const ids = [connect];
     let refused: unknown;
     for (let i = 0; i < 100 && refused === undefined; i++) {
       try {
-        ids.push(bio.addCmdTask(Cmd.GET_MANY, LOGIC, '', names));
+        ids.push(bio.addCmdTask(Cmd.SUBSCRIBE, LOGIC, 'logic', names));
       } catch (err) {
         refused = err;
       }
@@ -108,7 +112,7 @@ test('bio thread killed mid-task under the ZooKeeper handler: a full ring refuse
     assert.ok(refused instanceof QueueFullError, 'the caller is told the ring is full');
     assert.ok(ids.length >= 3, `${ids.length - 1} reads queued`);
 
-    await eventually('the first read in flight', () => acks.some((a) => a.cmd === Cmd.EV_NODE_DATA), 5000);
+    await eventually('the first read in flight', () => acks.some((a) => a.cmd === Cmd.EV_NODE_SET), 5000);
     const crashed = once(bio, 'crash');
     const restarted = once(bio, 'restart');
     await bio.terminateWorkerForTesting();
@@ -135,7 +139,7 @@ test('bio thread killed mid-task under the ZooKeeper handler: a full ring refuse
     await eventually('a new session on the new thread', acked(again), 10_000);
     const secondSession = acks.find((a) => a.id === again)?.result;
     assert.ok(secondSession && secondSession !== firstSession, 'the dead thread took its session with it');
-    const list = bio.addCmdTask(Cmd.LIST, LOGIC);
+    const list = bio.addCmdTask(Cmd.SUBSCRIBE, LOGIC, 'logic');
     await eventually('the new thread serves', acked(list), 5000);
     assert.equal(acks.find((a) => a.id === list)?.values.length, 200);
   } finally {
