@@ -1,0 +1,226 @@
+// The bio thread's subscriptions (src/zk/subscriptions.ts) through the real ZooKeeper handler, run in this
+// process so that a test can force the interleavings that decide the defects: it wraps ZkSession's calls and
+// lets an independent client change ZooKeeper between a call and its result. ZooKeeper itself is real.
+import assert from 'node:assert/strict';
+import { after, afterEach, before, test } from 'node:test';
+import { CreateMode } from 'node-zookeeper-client';
+import pino from 'pino';
+import { SubscribedTypes } from '../../src/discovery/subscriptions.js';
+import { createMetrics } from '../../src/metrics.js';
+import { Nodes } from '../../src/nodes/table.js';
+import { type BioRecord, newRecord } from '../../src/ring/codec.js';
+import { Cmd } from '../../src/zk/commands.js';
+import createZkHandler, { type ZkHandlerOptions } from '../../src/zk/handler.js';
+import { ZkSession } from '../../src/zk/session.js';
+import { connectPeer, eventually, type PeerClient, peerJson } from '../support/peer-client.js';
+import { Clients, gateConfig } from '../support/zk-client.js';
+import { startZk, type ZkHandle } from '../support/zk-server.js';
+
+let zk: ZkHandle;
+let peer: PeerClient;
+const silent = pino({ level: 'silent' });
+const originals = {
+  get: ZkSession.prototype.get,
+  getChildren: ZkSession.prototype.getChildren,
+  exists: ZkSession.prototype.exists,
+};
+
+before(async () => {
+  zk = await startZk({ local: true });
+  peer = await connectPeer(zk.connectString);
+});
+
+afterEach(() => Object.assign(ZkSession.prototype, originals));
+
+after(async () => {
+  peer?.close();
+  await zk?.stop();
+});
+
+/** The handler with its records applied, in order, by the main side's SubscribedTypes to a table. */
+async function rig(root: string, type: string) {
+  const records: BioRecord[] = [];
+  const options: ZkHandlerOptions = {
+    servers: zk.connectString,
+    sessionTimeoutMs: 4000,
+    connectTimeoutMs: 5000,
+    callTimeoutMs: 5000,
+    auth: null,
+    vnodeCount: 200,
+    maxNodeBytes: 65536,
+    maxPointBytes: 1 << 20,
+  };
+  const handler = await createZkHandler({
+    options,
+    emit: (r) => records.push(r),
+    isStopping: () => false,
+    logger: silent,
+  });
+  const nodes = new Nodes({ root });
+  const types = new SubscribedTypes({
+    nodes,
+    metrics: createMetrics(),
+    logger: silent,
+    nodesRoot: root,
+    types: [type],
+    queue: () => assert.fail('no task is queued in this rig'),
+    later: () => {},
+  });
+  let nextId = 1;
+  const run = async (cmd: number, path: string, value = ''): Promise<BioRecord> => {
+    const task = newRecord(cmd, path, value);
+    task.id = nextId++;
+    await handler.processCmd(task);
+    return task;
+  };
+  assert.equal((await run(Cmd.CONNECT, '')).error, 0);
+  return {
+    records,
+    nodes,
+    run,
+    /** Applies every record so far to the table, as the main side would. */
+    apply() {
+      for (const r of records.splice(0)) if (r.id === 0) types.apply(r);
+    },
+    close: () => handler.close(),
+  };
+}
+
+test('data read before a deletion never re-adds the deleted node', async () => {
+  const root = '/order/nodes';
+  const folder = `${root}/logic`;
+  await peer.mkdirp(folder);
+  const doomed = `${folder}/doomed-logic`;
+  await peer.create(doomed, peerJson(doomed, 'logic', 4100), CreateMode.PERSISTENT);
+  const r = await rig(root, 'logic');
+  try {
+    // The read of `doomed` has its answer; before the recipe sees it, the node is deleted and the deletion's
+    // watch event reaches this session (a round trip on the same session comes after it).
+    ZkSession.prototype.get = async function (this: ZkSession, path: string, watch?: boolean) {
+      const result = await originals.get.call(this, path, watch);
+      if (path === doomed) {
+        await peer.remove(doomed);
+        await originals.exists.call(this, folder);
+      }
+      return result;
+    };
+    const ack = await r.run(Cmd.SUBSCRIBE, folder, 'logic');
+    assert.equal(ack.error, 0, ack.result);
+    await eventually('the deletion reported', () => r.records.some((x) => x.cmd === Cmd.EV_NODE_DEL));
+    r.apply();
+    assert.equal(r.nodes.get(doomed), undefined, 'the deleted node is not in the table');
+  } finally {
+    await r.close();
+  }
+});
+
+test('a folder that flaps never yields a successful listing with no children and no watch', async () => {
+  const root = '/flap/nodes';
+  const folder = `${root}/logic`;
+  await peer.mkdirp(folder);
+  const r = await rig(root, 'logic');
+  let flaps = 20;
+  try {
+    // Every listing finds the folder gone and every exists call finds it back: it is deleted and created again
+    // between the two calls, each time.
+    ZkSession.prototype.getChildren = async function (this: ZkSession, path: string, watch?: boolean) {
+      if (path === folder && flaps > 0) await peer.remove(folder).catch(() => {});
+      return originals.getChildren.call(this, path, watch);
+    };
+    ZkSession.prototype.exists = async function (this: ZkSession, path: string, watch?: boolean) {
+      if (path === folder && flaps-- > 0) await peer.mkdirp(folder);
+      return originals.exists.call(this, path, watch);
+    };
+    const ack = await r.run(Cmd.SUBSCRIBE, folder, 'logic');
+    assert.notEqual(ack.error, 0, `a flapping folder was listed as ${JSON.stringify(ack.values)}`);
+    assert.match(ack.result, /deleted and created again/);
+
+    // Once it stops, the resync the main side sends after that failure lists it with a watch.
+    flaps = 0;
+    await peer.mkdirp(folder);
+    assert.equal((await r.run(Cmd.SUBSCRIBE, folder, 'logic')).error, 0);
+    const child = `${folder}/late-logic`;
+    await peer.create(child, peerJson(child, 'logic', 4200), CreateMode.PERSISTENT);
+    await eventually('a child created later is reported', () => {
+      r.apply();
+      return r.nodes.get(child)?.port === 4200;
+    });
+  } finally {
+    flaps = 0;
+    await r.close();
+  }
+});
+
+// ZkClient end to end (the bio thread in its worker): what the main side does with the finished changes.
+
+test("a user's event listener that throws never aborts the table update or the other listeners", async () => {
+  const clients = new Clients();
+  const root = '/throws/nodes';
+  const folder = `${root}/logic`;
+  await peer.mkdirp(folder);
+  const first = `${folder}/first-logic`;
+  await peer.create(first, peerJson(first, 'logic', 4300), CreateMode.PERSISTENT);
+  try {
+    const client = await clients.start(
+      gateConfig(zk.connectString, {}, { nodes: { root, subscribe_node_type: ['logic'] } }),
+    );
+    await eventually('the first peer arrives', () => client.nodes.get(first) !== undefined);
+    client.on('removed', () => {
+      throw new Error('a listener that throws on removed');
+    });
+    const seen = { removed: [] as string[], added: [] as string[] };
+    client.on('removed', (n) => seen.removed.push(n.path));
+    client.on('added', (n) => seen.added.push(n.path));
+
+    // The same server registers again under a new path (newer active_time): one table change that removes the
+    // old path and adds the new one. The listener that throws on the removal must not cost the others theirs.
+    const again = `${folder}/again-logic`;
+    await peer.create(again, peerJson(again, 'logic', 4300), CreateMode.PERSISTENT);
+    await eventually('the new path serves', () => client.nodes.list('logic').some((n) => n.path === again));
+    await eventually('every other listener saw the change', () => seen.added.includes(again));
+    assert.deepEqual(seen.removed, [first]);
+
+    // One change of the folder that a listing sees whole: a peer leaves and two join.
+    const joined = [`${folder}/a-logic`, `${folder}/b-logic`];
+    await new Promise<void>((resolve, reject) =>
+      peer.client
+        .transaction()
+        .remove(again)
+        .create(joined[0], Buffer.from(peerJson(joined[0], 'logic', 4301)))
+        .create(joined[1], Buffer.from(peerJson(joined[1], 'logic', 4302)))
+        .commit((err) => (err ? reject(err) : resolve())),
+    );
+    await eventually('both joiners in the table', () =>
+      joined.every((p) => client.nodes.get(p) !== undefined),
+    );
+    await eventually('the leaver removed', () => seen.removed.includes(again));
+    const metrics = await client.metrics.render();
+    assert.match(metrics, /zkbio_listener_errors_total\{event="removed"\} 2\b/);
+  } finally {
+    await clients.stopAll();
+  }
+});
+
+test('the set of paths warned about for bad data is bounded: a path that goes is forgotten', async () => {
+  const clients = new Clients();
+  const root = '/warned/nodes';
+  const folder = `${root}/logic`;
+  await peer.mkdirp(folder);
+  try {
+    const client = await clients.start(
+      gateConfig(zk.connectString, {}, { nodes: { root, subscribe_node_type: ['logic'] } }),
+    );
+    const bad = await Promise.all(
+      Array.from({ length: 30 }, () => peer.create(`${folder}/bad-logic`, 'not json {')),
+    );
+    await eventually('every bad node counted', async () =>
+      /zkbio_bad_peer_data_total\{reason="not_json"\} 30\b/.test(await client.metrics.render()),
+    );
+    const warned = () => (client as unknown as { subscriptions: { warnedPaths: number } }).subscriptions;
+    assert.equal(warned().warnedPaths, 30);
+    await Promise.all(bad.map((p) => peer.remove(p)));
+    await eventually('the gone paths forgotten', () => warned().warnedPaths === 0);
+  } finally {
+    await clients.stopAll();
+  }
+});
