@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import pino from 'pino';
 import { applyMessage } from '../../src/cluster/apply.js';
 import { TableFeed } from '../../src/cluster/feed.js';
 import type { Link } from '../../src/cluster/outbox.js';
@@ -378,4 +379,58 @@ test('replica events match the primary table changes', () => {
   assert.deepEqual(seen, expected);
   h.replica!.close();
   h.feed.close();
+});
+
+test("a replica's event listener that throws never aborts its update, a delta's or a snapshot's", () => {
+  const primary = new Nodes();
+  const feed = new TableFeed(primary, () => ({ state: 'CONNECTED', self: null, healthy: true }));
+  const down: PrimaryMessage[] = [];
+  const up: SyncMessage[] = [];
+  const link: Link = {
+    send: (msg, done) => {
+      down.push(wire(msg));
+      queueMicrotask(() => done(null));
+      return true;
+    },
+  };
+  const channel = Object.assign(new EventEmitter(), { send: (msg: SyncMessage) => up.push(wire(msg)) });
+  feed.receive(link, { zkbio: 1, kind: 'SYNC', version: null });
+  const replica = new Replica(down.shift() as SnapshotMessage, channel, {
+    retryMs: 60_000,
+    logger: pino({ level: 'silent' }),
+  });
+  const seen: string[] = [];
+  for (const event of ['added', 'removed'] as const) {
+    replica.on(event, () => {
+      throw new Error(`a listener that throws on ${event}`);
+    });
+    replica.on(event, (n) => seen.push(`${event} ${n.path}`));
+  }
+  const deliver = () => {
+    for (const msg of down.splice(0)) assert.doesNotThrow(() => channel.emit('message', msg));
+  };
+
+  const a = {
+    path: '/kimserver/nodes/logic/a',
+    type: 'logic',
+    host: '10.0.0.1',
+    port: 4000,
+    worker_cnt: 2,
+    active_time: 1,
+  };
+  primary.upsert(a);
+  deliver();
+  assert.equal(replica.nodes.version, primary.version, 'the delta applied');
+  assert.ok(replica.nodes.get(a.path));
+
+  // clear() in the primary makes the next message a snapshot, whose restore reports the removal.
+  primary.clear();
+  deliver();
+  assert.equal(replica.nodes.version, primary.version, 'the snapshot applied');
+  assert.equal(replica.nodes.get(a.path), undefined);
+  assert.deepEqual(up, [], 'no gap, so no SYNC');
+  assert.deepEqual(seen, [`added ${a.path}`, `removed ${a.path}`], 'the other listeners ran');
+  assert.equal(replica.listenerErrors, 2);
+  replica.close();
+  feed.close();
 });
