@@ -10,7 +10,9 @@ import pino from 'pino';
 import { applyMessage } from '../../src/cluster/apply.js';
 import { TableFeed } from '../../src/cluster/feed.js';
 import type { Link } from '../../src/cluster/outbox.js';
+import { decodePoints, encodePoints } from '../../src/cluster/points.js';
 import type {
+  AddMessage,
   ClusterStatus,
   PrimaryMessage,
   SnapshotMessage,
@@ -19,6 +21,7 @@ import type {
 import { isClusterMessage } from '../../src/cluster/protocol.js';
 import { Replica } from '../../src/cluster/replica.js';
 import { Nodes } from '../../src/nodes/table.js';
+import { memberId, vnodePoints } from '../../src/nodes/vnodes.js';
 import {
   applyOp,
   type ChurnOp,
@@ -432,5 +435,52 @@ test("a replica's event listener that throws never aborts its update, a delta's 
   assert.deepEqual(seen, [`added ${a.path}`, `removed ${a.path}`], 'the other listeners ran');
   assert.equal(replica.listenerErrors, 2);
   replica.close();
+  feed.close();
+});
+
+test("ADD and SNAPSHOT carry the primary's ring points, and the replica applies them without computing its own", () => {
+  const node = {
+    path: '/kimserver/nodes/logic/p',
+    type: 'logic',
+    host: '10.0.0.2',
+    port: 4100,
+    worker_cnt: 2,
+    active_time: 1,
+  };
+  const primary = new Nodes();
+  const feed = new TableFeed(primary, () => ({ state: 'CONNECTED', self: null, healthy: true }));
+  const down: PrimaryMessage[] = [];
+  feed.receive({ send: (msg) => down.push(wire(msg)) > 0 }, { zkbio: 1, kind: 'SYNC', version: null });
+  primary.upsert(node);
+  const [, add] = down as [SnapshotMessage, AddMessage];
+  assert.equal(add.kind, 'ADD');
+  // The table may keep a member's points sorted; the ring is the same set either way.
+  const sorted = (pts: readonly Uint32Array[] | undefined) => pts?.map((p) => p.slice().sort());
+  const sent = decodePoints(add.points, 2);
+  const md5 = [1, 2].map((i) => vnodePoints(memberId(node.host, node.port, i), 200));
+  assert.deepEqual(sorted(sent), sorted(md5));
+
+  // Points that differ from what MD5 gives (another member's), but of the right shape: the replica's ring
+  // follows them, so it used what it was sent.
+  const other = [1, 2].map((i) => vnodePoints(memberId('10.9.9.9', 1, i), 200));
+  const forged: AddMessage = { ...add, points: encodePoints(other) };
+  const viaAdd = new Nodes();
+  assert.equal(applyMessage(viaAdd, { ...wire(down[0]), kind: 'SNAPSHOT' } as SnapshotMessage), 'applied');
+  assert.equal(applyMessage(viaAdd, forged), 'applied');
+  const hit = other[0][0];
+  assert.equal(viaAdd.getNodeByHash('logic', hit)?.workerIndex, 1);
+  assert.deepEqual(sorted(viaAdd.memberPoints(node.path)), sorted(other));
+
+  const snap = feed.snapshot();
+  assert.deepEqual(decodePoints(snap.points?.[0], 2), sent);
+  const viaSnapshot = new Nodes();
+  const forgedSnap = wire({ ...snap, points: [encodePoints(other) ?? null] });
+  assert.equal(applyMessage(viaSnapshot, forgedSnap), 'applied');
+  assert.deepEqual(sorted(viaSnapshot.memberPoints(node.path)), sorted(other));
+  // Points of the wrong shape in a snapshot are not used: the replica computes them.
+  const badSnap = wire({ ...snap, points: [Buffer.alloc(8).toString('base64')] });
+  const computed = new Nodes();
+  assert.equal(applyMessage(computed, badSnap), 'applied');
+  assert.deepEqual(sorted(computed.memberPoints(node.path)), sorted(sent));
   feed.close();
 });
