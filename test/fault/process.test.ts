@@ -193,10 +193,22 @@ test('ZkClient through a bio-thread crash: new session, registered again, exactl
 });
 
 test('full task ring: ZkClient retries its own tasks (QueueFullError counted), nothing is dropped', async () => {
-  // 4 KiB holds about 30 one-child reads; 300 peers joining, then all changing at once, queue far more.
+  // Peers' changes cost no task any more (the bio thread follows the folders), so the tasks that fill the ring
+  // are the client's own: a SUBSCRIBE per type on connect. 4 KiB holds about 30 of these 120 types' tasks.
+  const types = ['logic', ...Array.from({ length: 119 }, (_, i) => `extra-type-with-a-long-name-${i}`)];
   const client = await clients.start(
-    gateConfig(zk.connectString, { bio: { task_ring_bytes: 4096 } }, { session_timeout: SESSION_TIMEOUT_MS }),
+    gateConfig(
+      zk.connectString,
+      { bio: { task_ring_bytes: 4096 } },
+      {
+        session_timeout: SESSION_TIMEOUT_MS,
+        nodes: { root: '/kimserver/nodes', subscribe_node_type: types },
+      },
+    ),
   );
+  const refused = Number(/^zkbio_queue_full_total (\d+)/m.exec(await client.metrics.render())?.[1]);
+  assert.ok(refused > 0, 'the ring did fill up');
+  // ready() resolved: every one of the 120 SUBSCRIBE tasks was queued in the end and acked.
   const expected = await createPeers('qfull', 300);
   await eventually('300 joined peers in the table', () => sameTable(client, expected), 15_000);
   await Promise.all(
@@ -206,9 +218,6 @@ test('full task ring: ZkClient retries its own tasks (QueueFullError counted), n
     }),
   );
   await eventually('300 changes applied', () => sameTable(client, expected), 15_000);
-  const metrics = await client.metrics.render();
-  const refused = Number(/^zkbio_queue_full_total (\d+)/m.exec(metrics)?.[1]);
-  assert.ok(refused > 0, 'the ring did fill up');
   await client.stop();
   await removeAll(expected.keys());
 });
