@@ -263,7 +263,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
           this.registerFailures = 0;
           this.metrics.registrationsTotal.inc();
           this.logger.info({ path: ack.result, sessionId }, 'registered');
-          this.emit('registered', ack.result);
+          this.emitSafely('registered', ack.result);
           this.watchSelf();
           return;
         }
@@ -389,7 +389,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
   }
 
   /** Emits to each listener in turn; one that throws is logged and counted, and the rest still run. */
-  private emitSafely<K extends 'added' | 'removed' | 'changed'>(event: K, ...args: ZkClientEvents[K]): void {
+  private emitSafely<K extends keyof ZkClientEvents>(event: K, ...args: ZkClientEvents[K]): void {
     emitEach(this, event, args, (err) => {
       this.metrics.listenerErrorsTotal.inc({ event });
       this.logger.error({ err, event }, 'a discovery event listener threw');
@@ -408,7 +408,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     const previous = this._state;
     this._state = state;
     this.metrics.setSessionState(state);
-    if (state !== previous) this.emit('state', state, previous);
+    if (state !== previous) this.emitSafely('state', state, previous);
   }
 
   /** Ring depths for metrics. */

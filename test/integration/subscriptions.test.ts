@@ -6,6 +6,7 @@ import { after, afterEach, before, test } from 'node:test';
 import { CreateMode } from 'node-zookeeper-client';
 import pino from 'pino';
 import { SubscribedTypes } from '../../src/discovery/subscriptions.js';
+import { ZkClient } from '../../src/discovery/zk_client.js';
 import { createMetrics } from '../../src/metrics.js';
 import { Nodes } from '../../src/nodes/table.js';
 import { type BioRecord, newRecord } from '../../src/ring/codec.js';
@@ -198,6 +199,32 @@ test("a user's event listener that throws never aborts the table update or the o
     assert.match(metrics, /zkbio_listener_errors_total\{event="removed"\} 2\b/);
   } finally {
     await clients.stopAll();
+  }
+});
+
+test("a 'state' or 'registered' listener that throws never stops the registration or the resync", async () => {
+  const root = '/throws-state/nodes';
+  const folder = `${root}/logic`;
+  await peer.mkdirp(folder);
+  const present = `${folder}/present-logic`;
+  await peer.create(present, peerJson(present, 'logic', 4400), CreateMode.PERSISTENT);
+  const config = gateConfig(zk.connectString, {}, { nodes: { root, subscribe_node_type: ['logic'] } });
+  const client = new ZkClient(config, { logger: pino({ level: 'silent' }) });
+  client.on('state', () => {
+    throw new Error('a listener that throws on state');
+  });
+  client.on('registered', () => {
+    throw new Error('a listener that throws on registered');
+  });
+  await client.start();
+  try {
+    await client.ready(10_000);
+    assert.ok(client.nodes.get(present), 'the type was resynced');
+    const metrics = await client.metrics.render();
+    assert.match(metrics, /zkbio_listener_errors_total\{event="state"\} [1-9]/);
+    assert.match(metrics, /zkbio_listener_errors_total\{event="registered"\} 1\b/);
+  } finally {
+    await client.stop();
   }
 });
 
