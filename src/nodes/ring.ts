@@ -1,35 +1,41 @@
-// One ketama ring: the points of every member of one node type, sorted, in a typed array.
+// One ketama ring: the points of every member of one node type, in sorted buckets.
 //
-// Entries are ordered by (point, insertion order). Two members can produce the same point; kimserver
-// keeps the first insert (std::map::insert) and drops the second. Here both are kept and lookups take
-// the first of an equal run, which is the same answer, and removing the winner lets the other
+// The 32-bit hash space is cut into 2^bits buckets by the points' top bits. Each bucket keeps its
+// (point, slot) pairs sorted by point, then insertion order, in its own stretch of one pool
+// Uint32Array, with room to spare. So:
+// - a lookup reads the bucket's (start, length) word pair, which sits on one cache line, and
+//   binary-searches a handful of entries instead of touching ~20 cache lines of one big array;
+// - a change costs in proportion to the change: inserting or removing a point shifts the few entries
+//   after it in its bucket. Adding a 800-point node to a 800k-point ring is ~800 short shifts, never
+//   a copy of the ring.
+// A bucket that runs out of room moves to the free tail of the pool with more; when the tail is used
+// up, the pool is laid out afresh (O(n), paid once per many thousand moves). `bits` follows the size,
+// about 8 points per bucket (2 to 16 tolerated), so small rings do not step over empty buckets and
+// large ones keep buckets short; a change of `bits` also lays the pool out afresh.
+//
+// Ties: two members can produce the same point, and kimserver keeps the first insert
+// (std::map::insert). Here every member's entries are kept, a new entry goes after the equal ones and
+// lookups take the first of an equal run: the same answer, and removing the winner lets the other
 // member's point serve again instead of leaving a hole (kimserver defect 4).
 //
-// Changes are deferred so that a burst of them (a drain slice applies up to 100) costs one pass over
-// the ring, not one per change:
-// - Inserts are queued per member and merged on the next lookup: one radix sort of the queued points
-//   and one linear merge, O(n + k) for k queued points into n, whatever the number of members.
-// - Removals do not move anything: the member's entries get the DEAD slot (a binary search each) and
-//   lookups step over them. Indices stay valid, so the bucket index needs no update either. The
-//   next merge drops them (by block moves when they are few, else in the merge's own pass); with no
-//   insert coming, a lookup compacts once they pass a quarter of the entries, which keeps the skip
-//   short (random points: ~1/3 of an entry on average).
-// - Removing a member that is still queued just drops it from the queue.
-// Ties keep insertion order throughout: merged entries are older than queued ones, and the queue
-// keeps its members in insertion order.
-//
-// Each entry is a (point, slot) pair stored side by side in one Uint32Array, so the slot a lookup
-// returns sits on the cache line its binary search just read.
-//
-// Lookups start from a 65,536-entry index of the points' top 16 bits, so the binary search covers a
-// handful of entries instead of touching ~20 cache lines of an 800k-point array.
+// Inserts are queued and applied at the next lookup. A queue that is a large part of the ring (a
+// build, a restore, a mass rejoin) is merged by one stable radix sort and one layout, instead of
+// point by point.
 
-// 16 bits: a 256 KiB index that stays in L2 and leaves ~12 entries per bucket at 800k points
-// (measured: 18 bits was no faster, 20 bits slower).
-const BUCKET_BITS = 16;
-const BUCKET_SHIFT = 32 - BUCKET_BITS;
-const BUCKETS = 1 << BUCKET_BITS;
 const DIGITS = 1 << 16;
+const MIN_BITS = 1;
+const MAX_BITS = 18;
+/** A queue at least 1/QUEUE_MERGE of the ring is merged in bulk (measured: cheaper than inserts). */
+const QUEUE_MERGE = 16;
+
+/** Bucket bits for n points: about 8 per bucket. */
+function bitsFor(n: number): number {
+  const b = 31 - Math.clz32(Math.max(1, n >>> 3));
+  return Math.min(Math.max(b, MIN_BITS), MAX_BITS);
+}
+
+/** Room for a bucket of len entries when the pool is laid out. */
+const roomFor = (len: number): number => len + (len >>> 3) + 1;
 
 /**
  * Stable sort of n (point, slot) pairs by point, so ties keep insertion order. LSD radix on two
@@ -73,75 +79,61 @@ function radixPass(from: Uint32Array, to: Uint32Array, n: number, shift: number,
   }
 }
 
-/** The slot of a removed entry. Slots are array indices, so no member has it. */
-const DEAD = 0xffffffff;
-
 export class Ring {
-  /** (point, slot) pairs, sorted by point then insertion order; slot is the table's member slot. */
-  #e: Uint32Array;
-  /** Merged entries, removed (DEAD) ones included until the next merge. */
+  /** Live points in the buckets (queued ones not included). */
   size = 0;
-  /** DEAD entries among the merged ones. */
-  #dead = 0;
-  /** Their indices, so that a few can be dropped by moving the blocks between them. */
-  readonly #deadAt: number[] = [];
-  /** bucket[b]: index of the first merged point whose top 16 bits are >= b; bucket[BUCKETS] = size. */
-  readonly #bucket = new Uint32Array(BUCKETS + 1);
-  /** Members waiting to be merged, by slot, in insertion order (a Map keeps it). */
+  #bits = MIN_BITS;
+  #shift = 32 - MIN_BITS;
+  /** dir[2b]: first pair of bucket b in the pool; dir[2b + 1]: its length. */
+  #dir = new Uint32Array(2 << MIN_BITS);
+  /** Pairs bucket b has room for at its place in the pool. */
+  #room = new Uint32Array(1 << MIN_BITS);
+  /** The pool of (point, slot) pairs. */
+  #e = new Uint32Array(0);
+  /** First pair of the pool's free tail. */
+  #top = 0;
+  /** Members waiting to be inserted, by slot, in insertion order (a Map keeps it). */
   readonly #queue = new Map<number, Uint32Array>();
   #queued = 0;
-
-  constructor(capacity = 1024) {
-    this.#e = new Uint32Array(2 * capacity);
-  }
+  /** Queued inserts, or a size that asks for other bucket bits: the next lookup flushes. */
+  #dirty = false;
 
   /** Live points, queued ones included. */
   get length(): number {
-    return this.size - this.#dead + this.#queued;
+    return this.size + this.#queued;
   }
 
-  pointAt(i: number): number {
-    return this.#e[2 * i];
-  }
-
-  slotAt(i: number): number {
-    return this.#e[2 * i + 1];
-  }
-
-  /** The member slot serving hash h: the first live point >= h, wrapping to the smallest; -1 when empty. */
+  /** The member slot serving hash h: the first point >= h, wrapping to the smallest; -1 when empty. */
   find(h: number): number {
-    if (this.#queued > 0 || 4 * this.#dead > this.size) this.flush();
-    const size = this.size;
-    if (size === 0) return -1;
+    if (this.#dirty) this.flush();
+    if (this.size === 0) return -1;
+    const dir = this.#dir;
     const e = this.#e;
-    const b = h >>> BUCKET_SHIFT;
-    let lo = this.#bucket[b];
-    let hi = this.#bucket[b + 1];
+    let b = h >>> this.#shift;
+    let lo = dir[2 * b];
+    const end = lo + dir[2 * b + 1];
+    let hi = end;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (e[2 * mid] < h) lo = mid + 1;
       else hi = mid;
     }
-    const slot = e[lo === size ? 1 : 2 * lo + 1];
-    return slot === DEAD ? this.#liveFrom(lo) : slot;
-  }
-
-  /** The first live slot at or after index i, wrapping. At most a quarter of the entries are dead. */
-  #liveFrom(i: number): number {
-    const e = this.#e;
-    for (; ; i++) {
-      if (i === this.size) i = 0;
-      if (e[2 * i + 1] !== DEAD) return e[2 * i + 1];
-    }
+    if (lo < end) return e[2 * lo + 1];
+    // Past the bucket's last point: the first point of the next non-empty bucket, wrapping.
+    const last = (1 << this.#bits) - 1;
+    do b = b === last ? 0 : b + 1;
+    while (dir[2 * b + 1] === 0);
+    return e[2 * dir[2 * b] + 1];
   }
 
   /**
-   * Queues a member's points (sorted ascending) as the newest insert: they rank after equal points
-   * already present. A slot holds one member at a time: remove it before reusing the slot.
+   * Queues a member's points (any order) as the newest insert: they rank after equal points already
+   * present. A slot holds one member at a time: remove it before reusing the slot.
    */
   insert(memberPoints: Uint32Array, slot: number): void {
     this.#queue.set(slot, memberPoints);
     this.#queued += memberPoints.length;
+    this.#dirty = true;
   }
 
   /**
@@ -151,36 +143,47 @@ export class Ring {
   remove(memberPoints: Uint32Array, slot: number): void {
     if (this.#queue.delete(slot)) {
       this.#queued -= memberPoints.length;
-      return;
+    } else {
+      for (let k = 0; k < memberPoints.length; k++) this.#removeOne(memberPoints[k], slot);
     }
-    const e = this.#e;
-    const bucket = this.#bucket;
-    for (let k = 0; k < memberPoints.length; k++) {
-      const p = memberPoints[k];
-      const b = p >>> BUCKET_SHIFT;
-      const end = bucket[b + 1];
-      let lo = bucket[b];
-      let hi = end;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (e[2 * mid] < p) lo = mid + 1;
-        else hi = mid;
-      }
-      // Equal points of other members (live or dead) may come first: find this slot's own entry.
-      while (lo < end && e[2 * lo] === p && e[2 * lo + 1] !== slot) lo++;
-      if (lo < end && e[2 * lo] === p) {
-        e[2 * lo + 1] = DEAD;
-        this.#dead++;
-        this.#deadAt.push(lo);
-      }
-    }
+    this.#dirty = this.#queued > 0 || bitsFor(this.size) < this.#bits - 1;
   }
 
-  /** Merges the queued inserts into the sorted entries and drops the removed ones. */
+  /** Applies the queued inserts, and lays the pool out afresh when the size asks for other bits. */
   flush(): void {
+    this.#dirty = false;
     const m = this.#queued;
-    const dead = this.#dead;
-    if (m === 0 && dead === 0) return;
+    const n = this.size;
+    const bits = bitsFor(n + m);
+    if (m * QUEUE_MERGE >= n || bits > this.#bits || bits < this.#bits - 1) {
+      this.#layout(bits, this.#takeQueue(m));
+      return;
+    }
+    for (const [slot, points] of this.#queue) {
+      for (let k = 0; k < points.length; k++) this.#insertOne(points[k], slot);
+    }
+    this.#queue.clear();
+    this.#queued = 0;
+  }
+
+  /** Replaces the content; members are given in insertion order. */
+  load(members: ReadonlyArray<{ points: Uint32Array; slot: number }>): void {
+    this.size = 0;
+    this.#dir.fill(0);
+    this.#queue.clear();
+    this.#queued = 0;
+    for (const m of members) this.insert(m.points, m.slot);
+    this.flush();
+  }
+
+  /** Every (point, slot) pair, sorted by point then insertion order (for tests and tools). */
+  entries(): Uint32Array {
+    if (this.#dirty) this.flush();
+    return this.#sorted(0);
+  }
+
+  /** The queued members' pairs, stably sorted by point; empties the queue. */
+  #takeQueue(m: number): Uint32Array {
     const q = new Uint32Array(2 * m);
     let at = 0;
     for (const [slot, points] of this.#queue) {
@@ -192,154 +195,130 @@ export class Ring {
     this.#queue.clear();
     this.#queued = 0;
     sortPairs(q, m);
-    // Few dead entries: two passes of block moves (memmove) beat one element-by-element pass.
-    if (dead > 0 && dead * 64 < this.size) this.#dropSparse();
-    if (this.#dead === 0) {
-      if (m > 0) this.#mergeInto(q, m);
-    } else this.#mergeDropping(q, m, dead);
+    return q;
   }
 
-  /** Replaces the content; members are given in insertion order, each with sorted points. */
-  load(members: ReadonlyArray<{ points: Uint32Array; slot: number }>): void {
-    this.size = 0;
-    this.#dead = 0;
-    this.#deadAt.length = 0;
-    this.#queue.clear();
-    this.#queued = 0;
-    this.#bucket.fill(0);
-    for (const m of members) this.insert(m.points, m.slot);
-    this.flush();
-  }
-
-  /** Merges m sorted pairs into entries that hold no dead ones, in place, from the back. */
-  #mergeInto(q: Uint32Array, m: number): void {
-    const n = this.size;
-    this.#reserve(n + m);
+  /** The buckets' pairs in order (sorted), with `extra` free pairs after them. */
+  #sorted(extra: number): Uint32Array {
+    const out = new Uint32Array(2 * (this.size + extra));
+    const dir = this.#dir;
     const e = this.#e;
-    if (m * 64 < n) {
-      // Few points into many: move whole blocks, found by binary search in the untouched [0, end).
-      let end = n;
-      for (let k = m - 1; k >= 0; k--) {
-        const p = q[2 * k];
-        let lo = 0;
-        let hi = end;
-        while (lo < hi) {
-          const mid = (lo + hi) >>> 1;
-          if (e[2 * mid] <= p) lo = mid + 1;
-          else hi = mid;
-        }
-        if (lo < end) e.copyWithin(2 * (lo + k + 1), 2 * lo, 2 * end);
-        e[2 * (lo + k)] = p;
-        e[2 * (lo + k) + 1] = q[2 * k + 1];
-        end = lo;
-      }
-    } else {
-      // Linear merge from the back; on a tie the queued point goes after the present one.
-      let i = n - 1;
-      let w = n + m - 1;
-      for (let k = m - 1; k >= 0; w--) {
-        if (i >= 0 && e[2 * i] > q[2 * k]) {
-          e[2 * w] = e[2 * i];
-          e[2 * w + 1] = e[2 * i + 1];
-          i--;
-        } else {
-          e[2 * w] = q[2 * k];
-          e[2 * w + 1] = q[2 * k + 1];
-          k--;
-        }
-      }
+    let w = 0;
+    for (let b = 0, nb = 1 << this.#bits; b < nb; b++) {
+      const start = 2 * dir[2 * b];
+      const end = start + 2 * dir[2 * b + 1];
+      for (let i = start; i < end; i++) out[w++] = e[i];
     }
-    this.size = n + m;
-    this.#shiftBuckets(q, 2, m, 1);
+    return out;
   }
 
-  /**
-   * Merges m sorted pairs and drops the dead entries in one pass. Merging from the back, the write
-   * position never falls below the read position, so it works in place; the result ends up at the
-   * top of [0, n + m) and is moved down in one copy.
-   */
-  #mergeDropping(q: Uint32Array, m: number, dead: number): void {
+  /** Lays the pool out afresh with 2^bits buckets, merging in q (sorted pairs, newer than the rest). */
+  #layout(bits: number, q: Uint32Array): void {
     const n = this.size;
-    this.#reserve(n + m);
-    const e = this.#e;
-    // Points of the dropped entries, ascending, to take them out of the bucket index.
-    const gone = new Uint32Array(dead);
-    let g = dead;
-    let i = n - 1;
-    let k = m - 1;
-    let w = n + m - 1;
-    while (i >= 0) {
-      const p = e[2 * i];
-      if (k >= 0 && q[2 * k] >= p) {
-        e[2 * w] = q[2 * k];
-        e[2 * w + 1] = q[2 * k + 1];
+    const m = q.length >>> 1;
+    const all = this.#sorted(m);
+    // Merge from the back; on a tie the queued pair goes after the present one.
+    for (let i = n - 1, k = m - 1, w = n + m - 1; k >= 0; w--) {
+      if (i >= 0 && all[2 * i] > q[2 * k]) {
+        all[2 * w] = all[2 * i];
+        all[2 * w + 1] = all[2 * i + 1];
+        i--;
+      } else {
+        all[2 * w] = q[2 * k];
+        all[2 * w + 1] = q[2 * k + 1];
         k--;
-        w--;
-        continue;
-      }
-      const slot = e[2 * i + 1];
-      if (slot === DEAD) gone[--g] = p;
-      else {
-        e[2 * w] = p;
-        e[2 * w + 1] = slot;
-        w--;
-      }
-      i--;
-    }
-    for (; k >= 0; k--, w--) {
-      e[2 * w] = q[2 * k];
-      e[2 * w + 1] = q[2 * k + 1];
-    }
-    const size = n + m - dead;
-    e.copyWithin(0, 2 * (w + 1), 2 * (n + m));
-    this.size = size;
-    this.#dead = 0;
-    this.#deadAt.length = 0;
-    this.#shiftBuckets(q, 2, m, 1);
-    this.#shiftBuckets(gone, 1, dead, -1);
-  }
-
-  /** Drops the dead entries by closing the gaps between them, left to right. */
-  #dropSparse(): void {
-    const e = this.#e;
-    const size = this.size;
-    const at = Uint32Array.from(this.#deadAt).sort();
-    const dead = at.length;
-    const gone = new Uint32Array(dead);
-    let w = at[0];
-    for (let d = 0; d < dead; d++) {
-      gone[d] = e[2 * at[d]];
-      const start = at[d] + 1;
-      const stop = d + 1 < dead ? at[d + 1] : size;
-      if (stop > start) {
-        e.copyWithin(2 * w, 2 * start, 2 * stop);
-        w += stop - start;
       }
     }
-    this.size = size - dead;
-    this.#dead = 0;
-    this.#deadAt.length = 0;
-    this.#shiftBuckets(gone, 1, dead, -1);
-  }
-
-  /** bucket[b] += sign × (how many of the m sorted points v[0], v[stride], … have top bits < b). */
-  #shiftBuckets(v: Uint32Array, stride: number, m: number, sign: number): void {
-    if (m === 0) return;
-    const bucket = this.#bucket;
-    let j = 0;
-    for (let b = 0; b <= BUCKETS; b++) {
-      while (j < m && v[stride * j] >>> BUCKET_SHIFT < b) j++;
-      if (j === 0) continue;
-      bucket[b] += sign * j;
+    const total = n + m;
+    const buckets = 1 << bits;
+    const shift = 32 - bits;
+    const dir = new Uint32Array(2 * buckets);
+    const room = new Uint32Array(buckets);
+    for (let i = 0; i < total; i++) dir[2 * (all[2 * i] >>> shift) + 1]++;
+    let at = 0;
+    for (let b = 0; b < buckets; b++) {
+      dir[2 * b] = at;
+      room[b] = roomFor(dir[2 * b + 1]);
+      at += room[b];
     }
-  }
-
-  #reserve(n: number): void {
-    if (2 * n <= this.#e.length) return;
-    let cap = this.#e.length || 2048;
-    while (cap < 2 * n) cap *= 2;
-    const e = new Uint32Array(cap);
-    e.set(this.#e.subarray(0, 2 * this.size));
+    // A free tail for buckets that outgrow their room: an eighth more.
+    const e = new Uint32Array(2 * (at + (at >>> 3) + 16));
+    for (let b = 0, i = 0; b < buckets; b++) {
+      const len = dir[2 * b + 1];
+      const w = 2 * dir[2 * b];
+      for (let k = 0; k < 2 * len; k++) e[w + k] = all[2 * i + k];
+      i += len;
+    }
+    this.#bits = bits;
+    this.#shift = shift;
+    this.#dir = dir;
+    this.#room = room;
     this.#e = e;
+    this.#top = at;
+    this.size = total;
+  }
+
+  #insertOne(p: number, slot: number): void {
+    const b = p >>> this.#shift;
+    const dir = this.#dir;
+    let len = dir[2 * b + 1];
+    if (len === this.#room[b]) {
+      this.#outgrow(b);
+      len = dir[2 * b + 1];
+    }
+    const e = this.#e;
+    const start = dir[2 * b];
+    // Insertion from the end: after every entry <= p, so an equal point ranks after the older ones.
+    let j = start + len;
+    while (j > start && e[2 * j - 2] > p) {
+      e[2 * j] = e[2 * j - 2];
+      e[2 * j + 1] = e[2 * j - 1];
+      j--;
+    }
+    e[2 * j] = p;
+    e[2 * j + 1] = slot;
+    dir[2 * b + 1] = len + 1;
+    this.size++;
+  }
+
+  #removeOne(p: number, slot: number): void {
+    const b = p >>> this.#shift;
+    const dir = this.#dir;
+    const e = this.#e;
+    const start = dir[2 * b];
+    const end = start + dir[2 * b + 1];
+    let lo = start;
+    let hi = end;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (e[2 * mid] < p) lo = mid + 1;
+      else hi = mid;
+    }
+    // Equal points of other members may come first: find this slot's own entry.
+    while (lo < end && e[2 * lo] === p && e[2 * lo + 1] !== slot) lo++;
+    if (lo === end || e[2 * lo] !== p) return;
+    for (let i = lo + 1; i < end; i++) {
+      e[2 * i - 2] = e[2 * i];
+      e[2 * i - 1] = e[2 * i + 1];
+    }
+    dir[2 * b + 1]--;
+    this.size--;
+  }
+
+  /** Bucket b is full: move it to the free tail with half as much room again, or lay the pool out. */
+  #outgrow(b: number): void {
+    const dir = this.#dir;
+    const len = dir[2 * b + 1];
+    const room = len + (len >>> 1) + 2;
+    if (2 * (this.#top + room) > this.#e.length) {
+      this.#layout(this.#bits, new Uint32Array(0));
+      // Every bucket has room again, b included.
+      return;
+    }
+    const e = this.#e;
+    e.copyWithin(2 * this.#top, 2 * dir[2 * b], 2 * (dir[2 * b] + len));
+    dir[2 * b] = this.#top;
+    this.#room[b] = room;
+    this.#top += room;
   }
 }

@@ -371,7 +371,7 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
         }
       }
       for (const [type, members] of perType) {
-        const ring = new Ring(0);
+        const ring = new Ring();
         ring.load(members);
         this.#rings.set(type, ring);
       }
@@ -520,7 +520,7 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
   #newMember(n: ZkNode, workerIndex: number, given?: Uint32Array): number {
     const id = memberId(n.host, n.port, workerIndex);
     // A copy of given points: the caller's array is theirs (and may be a view into a message).
-    const points = (given === undefined ? vnodePoints(id, this.vnodeCount) : given.slice()).sort();
+    const points = given === undefined ? vnodePoints(id, this.vnodeCount) : given.slice();
     const slot = this.#freeSlots.length > 0 ? this.#freeSlots.pop()! : this.#members.length;
     this.#members[slot] = Object.freeze({ id, type: n.type, host: n.host, port: n.port, workerIndex });
     this.#memberPoints[slot] = points;

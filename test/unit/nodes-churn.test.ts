@@ -42,7 +42,7 @@ test('Ring: interleaved inserts, removals, changes and lookups answer like a rin
   );
   fc.assert(
     fc.property(fc.array(opArb, { maxLength: 60 }), (ops) => {
-      const ring = new Ring(4);
+      const ring = new Ring();
       // Live members in insertion order; freed slots are reused last-freed first, as the table does.
       let live: { points: Uint32Array; owner: number }[] = [];
       const free: number[] = [];
@@ -77,6 +77,74 @@ test('Ring: interleaved inserts, removals, changes and lookups answer like a rin
       for (const h of PROBES) assert.equal(ring.find(h), referenceFind(live, h) ?? -1);
     }),
     { numRuns: 500 },
+  );
+});
+
+test('Ring: bulk merges, point inserts, bucket moves and re-layouts keep the entries of a rebuilt ring', () => {
+  // Members of up to 300 points, some clustered in a few buckets (they outgrow their room and move,
+  // and use up the pool's tail), some spread; bursts of adds take the bulk merge, single adds the
+  // point-by-point path, and removals shrink the ring enough to change its bucket bits.
+  const spread = fc.uint32Array({ minLength: 1, maxLength: 300 });
+  const clustered = fc
+    .array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 300 })
+    .map((a) => Uint32Array.from(a, (x) => (x < 20 ? x : 0xffffffff - x)));
+  const pointsArb = fc.oneof(spread, clustered);
+  const opArb = fc.oneof(
+    { weight: 3, arbitrary: fc.record({ add: fc.array(pointsArb, { minLength: 1, maxLength: 4 }) }) },
+    { weight: 2, arbitrary: fc.record({ remove: fc.array(fc.nat(), { minLength: 1, maxLength: 6 }) }) },
+    { weight: 2, arbitrary: fc.record({ lookup: fc.nat({ max: 0xffffffff }) }) },
+  );
+  // A base of 0 or 20,000 spread points: over a large base, small adds take the point-by-point path.
+  const baseArb = fc.record({ size: fc.constantFrom(0, 20_000), seed: fc.integer({ min: 1 }) });
+  fc.assert(
+    fc.property(baseArb, fc.array(opArb, { maxLength: 30 }), (base, ops) => {
+      const ring = new Ring();
+      let live: { points: Uint32Array; owner: number }[] = [];
+      let nextSlot = 0;
+      if (base.size > 0) {
+        let x = base.seed;
+        const points = Uint32Array.from({ length: base.size }, () => {
+          x ^= x << 13;
+          x ^= x >>> 17;
+          x ^= x << 5;
+          return x >>> 0;
+        });
+        ring.insert(points, nextSlot);
+        live.push({ points, owner: nextSlot++ });
+        ring.flush();
+      }
+      const check = (h: number) => {
+        const want: number[] = [];
+        const pairs = live.flatMap((m) => [...m.points].map((p) => [p, m.owner] as const));
+        // A stable sort: equal points keep insertion order.
+        pairs.sort((a, b) => a[0] - b[0]);
+        for (const [p, o] of pairs) want.push(p, o);
+        assert.deepEqual([...ring.entries()], want);
+        assert.equal(ring.find(h), referenceFind(live, h) ?? -1);
+      };
+      for (const op of ops) {
+        if ('add' in op) {
+          for (const points of op.add) {
+            ring.insert(points, nextSlot);
+            live.push({ points, owner: nextSlot++ });
+          }
+        } else if ('remove' in op) {
+          for (const pick of op.remove) {
+            if (live.length === 0) break;
+            const m = live[pick % live.length];
+            ring.remove(m.points, m.owner);
+            live = live.filter((x) => x !== m);
+          }
+        } else check(op.lookup);
+        assert.equal(
+          ring.length,
+          live.reduce((n, m) => n + m.points.length, 0),
+        );
+      }
+      check(0);
+      check(0xffffffff);
+    }),
+    { numRuns: 120 },
   );
 });
 
