@@ -10,9 +10,8 @@ import { Bio } from '../../src/bio/bio.js';
 import type { BioRecord } from '../../src/ring/codec.js';
 import { Cmd } from '../../src/zk/commands.js';
 import { ZBADARGUMENTS, ZNOAUTH, ZNONODE } from '../../src/zk/errors.js';
-import type { ZkHandlerOptions } from '../../src/zk/handler.js';
 import { connectPeer, eventually, type PeerClient, peerJson } from '../support/peer-client.js';
-import { Clients, captureLog, gateConfig } from '../support/zk-client.js';
+import { Clients, captureLog, gateConfig, handlerOptions } from '../support/zk-client.js';
 import { startZk, type ZkHandle } from '../support/zk-server.js';
 
 const HANDLER = new URL('../../src/zk/handler.js', import.meta.url);
@@ -106,16 +105,7 @@ async function handlerBio(): Promise<{
   bio: Bio;
 }> {
   const acks: BioRecord[] = [];
-  const options: ZkHandlerOptions = {
-    servers: zk.connectString,
-    sessionTimeoutMs: 4000,
-    connectTimeoutMs: 5000,
-    callTimeoutMs: 5000,
-    auth: null,
-    vnodeCount: 200,
-    maxNodeBytes: 65536,
-    maxPointBytes: 1 << 20,
-  };
+  const options = handlerOptions(zk.connectString);
   const bio = new Bio({
     handler: HANDLER,
     handlerOptions: options,

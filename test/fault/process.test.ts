@@ -11,9 +11,8 @@ import type { ZkClient } from '../../src/discovery/zk_client.js';
 import { QueueFullError } from '../../src/errors.js';
 import type { BioRecord } from '../../src/ring/codec.js';
 import { Cmd } from '../../src/zk/commands.js';
-import type { ZkHandlerOptions } from '../../src/zk/handler.js';
 import { connectPeer, eventually, type PeerClient, peerJson } from '../support/peer-client.js';
-import { Clients, gateConfig } from '../support/zk-client.js';
+import { Clients, gateConfig, handlerOptions } from '../support/zk-client.js';
 import { startZk, type ZkHandle } from '../support/zk-server.js';
 
 const HANDLER = new URL('../../src/zk/handler.js', import.meta.url);
@@ -73,16 +72,7 @@ test('bio thread killed mid-task under the ZooKeeper handler: a full ring refuse
   const expected = await createPeers('crash', 200);
   const names = [...expected.keys()].map((p) => p.slice(LOGIC.length + 1));
   const acks: BioRecord[] = [];
-  const options: ZkHandlerOptions = {
-    servers: zk.connectString,
-    sessionTimeoutMs: SESSION_TIMEOUT_MS,
-    connectTimeoutMs: 5000,
-    callTimeoutMs: 5000,
-    auth: null,
-    vnodeCount: 200,
-    maxNodeBytes: 65536,
-    maxPointBytes: 1 << 20,
-  };
+  const options = handlerOptions(zk.connectString, SESSION_TIMEOUT_MS);
   const bio = new Bio({
     handler: HANDLER,
     handlerOptions: options,

@@ -11,10 +11,10 @@ import { createMetrics } from '../../src/metrics.js';
 import { Nodes } from '../../src/nodes/table.js';
 import { type BioRecord, newRecord } from '../../src/ring/codec.js';
 import { Cmd } from '../../src/zk/commands.js';
-import createZkHandler, { type ZkHandlerOptions } from '../../src/zk/handler.js';
+import createZkHandler from '../../src/zk/handler.js';
 import { ZkSession } from '../../src/zk/session.js';
 import { connectPeer, eventually, type PeerClient, peerJson } from '../support/peer-client.js';
-import { Clients, gateConfig } from '../support/zk-client.js';
+import { Clients, gateConfig, handlerOptions } from '../support/zk-client.js';
 import { startZk, type ZkHandle } from '../support/zk-server.js';
 
 let zk: ZkHandle;
@@ -38,19 +38,16 @@ after(async () => {
   await zk?.stop();
 });
 
+/** Creates `${root}/logic`; returns its path. */
+async function logicFolder(root: string): Promise<string> {
+  await peer.mkdirp(`${root}/logic`);
+  return `${root}/logic`;
+}
+
 /** The handler with its records applied, in order, by the main side's SubscribedTypes to a table. */
 async function rig(root: string, type: string) {
   const records: BioRecord[] = [];
-  const options: ZkHandlerOptions = {
-    servers: zk.connectString,
-    sessionTimeoutMs: 4000,
-    connectTimeoutMs: 5000,
-    callTimeoutMs: 5000,
-    auth: null,
-    vnodeCount: 200,
-    maxNodeBytes: 65536,
-    maxPointBytes: 1 << 20,
-  };
+  const options = handlerOptions(zk.connectString);
   const handler = await createZkHandler({
     options,
     emit: (r) => records.push(r),
@@ -89,10 +86,9 @@ async function rig(root: string, type: string) {
 
 test('data read before a deletion never re-adds the deleted node', async () => {
   const root = '/order/nodes';
-  const folder = `${root}/logic`;
-  await peer.mkdirp(folder);
+  const folder = await logicFolder(root);
   const doomed = `${folder}/doomed-logic`;
-  await peer.create(doomed, peerJson(doomed, 'logic', 4100), CreateMode.PERSISTENT);
+  await persistentPeer(doomed, 4100);
   const r = await rig(root, 'logic');
   try {
     // The read of `doomed` has its answer; before the recipe sees it, the node is deleted and the deletion's
@@ -117,8 +113,7 @@ test('data read before a deletion never re-adds the deleted node', async () => {
 
 test('a folder that flaps never yields a successful listing with no children and no watch', async () => {
   const root = '/flap/nodes';
-  const folder = `${root}/logic`;
-  await peer.mkdirp(folder);
+  const folder = await logicFolder(root);
   const r = await rig(root, 'logic');
   let flaps = 20;
   try {
@@ -141,7 +136,7 @@ test('a folder that flaps never yields a successful listing with no children and
     await peer.mkdirp(folder);
     assert.equal((await r.run(Cmd.SUBSCRIBE, folder, 'logic')).error, 0);
     const child = `${folder}/late-logic`;
-    await peer.create(child, peerJson(child, 'logic', 4200), CreateMode.PERSISTENT);
+    await persistentPeer(child, 4200);
     await eventually('a child created later is reported', () => {
       r.apply();
       return r.nodes.get(child)?.port === 4200;
@@ -154,17 +149,22 @@ test('a folder that flaps never yields a successful listing with no children and
 
 // ZkClient end to end (the bio thread in its worker): what the main side does with the finished changes.
 
+/** A node config that follows only `${root}/logic`. */
+const logicConfig = (root: string) =>
+  gateConfig(zk.connectString, {}, { nodes: { root, subscribe_node_type: ['logic'] } });
+
+/** A persistent logic peer at `path`. */
+const persistentPeer = (path: string, port: number) =>
+  peer.create(path, peerJson(path, 'logic', port), CreateMode.PERSISTENT);
+
 test("a user's event listener that throws never aborts the table update or the other listeners", async () => {
   const clients = new Clients();
   const root = '/throws/nodes';
-  const folder = `${root}/logic`;
-  await peer.mkdirp(folder);
+  const folder = await logicFolder(root);
   const first = `${folder}/first-logic`;
-  await peer.create(first, peerJson(first, 'logic', 4300), CreateMode.PERSISTENT);
+  await persistentPeer(first, 4300);
   try {
-    const client = await clients.start(
-      gateConfig(zk.connectString, {}, { nodes: { root, subscribe_node_type: ['logic'] } }),
-    );
+    const client = await clients.start(logicConfig(root));
     await eventually('the first peer arrives', () => client.nodes.get(first) !== undefined);
     client.on('removed', () => {
       throw new Error('a listener that throws on removed');
@@ -176,7 +176,7 @@ test("a user's event listener that throws never aborts the table update or the o
     // The same server registers again under a new path (newer active_time): one table change that removes the
     // old path and adds the new one. The listener that throws on the removal must not cost the others theirs.
     const again = `${folder}/again-logic`;
-    await peer.create(again, peerJson(again, 'logic', 4300), CreateMode.PERSISTENT);
+    await persistentPeer(again, 4300);
     await eventually('the new path serves', () => client.nodes.list('logic').some((n) => n.path === again));
     await eventually('every other listener saw the change', () => seen.added.includes(again));
     assert.deepEqual(seen.removed, [first]);
@@ -204,11 +204,10 @@ test("a user's event listener that throws never aborts the table update or the o
 
 test("a 'state' or 'registered' listener that throws never stops the registration or the resync", async () => {
   const root = '/throws-state/nodes';
-  const folder = `${root}/logic`;
-  await peer.mkdirp(folder);
+  const folder = await logicFolder(root);
   const present = `${folder}/present-logic`;
-  await peer.create(present, peerJson(present, 'logic', 4400), CreateMode.PERSISTENT);
-  const config = gateConfig(zk.connectString, {}, { nodes: { root, subscribe_node_type: ['logic'] } });
+  await persistentPeer(present, 4400);
+  const config = logicConfig(root);
   const client = new ZkClient(config, { logger: pino({ level: 'silent' }) });
   client.on('state', () => {
     throw new Error('a listener that throws on state');
@@ -231,12 +230,9 @@ test("a 'state' or 'registered' listener that throws never stops the registratio
 test('the set of paths warned about for bad data is bounded: a path that goes is forgotten', async () => {
   const clients = new Clients();
   const root = '/warned/nodes';
-  const folder = `${root}/logic`;
-  await peer.mkdirp(folder);
+  const folder = await logicFolder(root);
   try {
-    const client = await clients.start(
-      gateConfig(zk.connectString, {}, { nodes: { root, subscribe_node_type: ['logic'] } }),
-    );
+    const client = await clients.start(logicConfig(root));
     const bad = await Promise.all(
       Array.from({ length: 30 }, () => peer.create(`${folder}/bad-logic`, 'not json {')),
     );
