@@ -110,6 +110,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       vnodeCount: this.nodes.vnodeCount,
       maxNodeBytes: config.zookeeper.maxNodeBytes,
       maxPointBytes: config.bio.ackRingBytes / 4,
+      persistentWatches: config.zookeeper.persistentWatches,
     };
     this.bio = new Bio({
       handler: HANDLER_URL,

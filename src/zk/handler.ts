@@ -35,6 +35,8 @@ export interface ZkHandlerOptions {
   maxNodeBytes: number;
   /** Ring points larger than this are left to the main side (a record must fit in half the ack ring). */
   maxPointBytes: number;
+  /** Follow subscribed folders with persistent recursive watches where the server has them. */
+  persistentWatches: boolean;
 }
 
 const SESSION_EVENTS: Record<string, SessionEvent> = {
@@ -94,6 +96,7 @@ export default function createZkHandler(ctx: BioHandlerContext): BioHandler {
     vnodeCount: opts.vnodeCount,
     maxNodeBytes: opts.maxNodeBytes,
     maxPointBytes: opts.maxPointBytes,
+    persistentWatches: opts.persistentWatches,
   });
 
   async function connect(task: BioRecord): Promise<void> {

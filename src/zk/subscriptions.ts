@@ -24,12 +24,12 @@ import type { ZkNode } from '../nodes/validate.js';
 import { memberId, vnodePoints } from '../nodes/vnodes.js';
 import { type BioRecord, newRecord } from '../ring/codec.js';
 import { Cmd } from './commands.js';
-import { ZCLOSING, ZkError, ZNOAUTH, ZNONODE, zkErrorCode } from './errors.js';
+import { ZCLOSING, ZkError, ZNOAUTH, ZNONODE, ZUNIMPLEMENTED, zkErrorCode } from './errors.js';
 import { nodeSetRecord } from './node-change.js';
 import type { ZkSession, ZkWatchKind } from './session.js';
 
 /** The calls the recipe makes. */
-export type SubscriptionSession = Pick<ZkSession, 'get' | 'getChildren' | 'exists'>;
+export type SubscriptionSession = Pick<ZkSession, 'get' | 'getChildren' | 'exists' | 'addPersistentWatch'>;
 
 export interface SubscriptionsOptions {
   /** The live session; throws when there is none. */
@@ -41,8 +41,10 @@ export interface SubscriptionsOptions {
   vnodeCount: number;
   /** Peer data larger than this is bad data. */
   maxNodeBytes: number;
-  /** Points larger than this stay off the record (the table computes them): the record must fit the ack ring. */
+  /** Ring points larger than this stay off the record (the table computes them): the record must fit the ack ring. */
   maxPointBytes: number;
+  /** Follow folders with one persistent recursive watch each (ZooKeeper 3.6+), one-shot watches as the fallback. */
+  persistentWatches: boolean;
 }
 
 /** A folder deleted and created again this often while being listed fails the listing (and it is retried). */
@@ -60,6 +62,11 @@ interface Folder {
   path: string;
   type: string;
   children: Map<string, Child>;
+  /**
+   * 'persistent' while a persistent recursive watch follows it (added again on every resync: a reconnect loses
+   * it), 'one-shot' when the server has no addWatch or it is off.
+   */
+  watch: 'persistent' | 'one-shot';
 }
 
 interface Waiter {
@@ -93,32 +100,56 @@ export class Subscriptions {
   subscribe(type: string, folder: string): Promise<string[]> {
     let f = this.#folders.get(folder);
     if (f === undefined) {
-      f = { path: folder, type, children: new Map() };
+      const watch = this.#opts.persistentWatches ? 'persistent' : 'one-shot';
+      f = { path: folder, type, children: new Map(), watch };
       this.#folders.set(folder, f);
     }
     const target = f;
     return new Promise((resolve, reject) => this.#enqueueList(target, true, { resolve, reject }));
   }
 
-  /** Takes a watch event that concerns a followed folder or one of its children; false: not ours. */
+  /**
+   * Takes a one-shot watch event that concerns a followed folder or one of its children; false: not ours.
+   * A folder that a persistent watch follows takes its events from that watch instead.
+   */
   onWatch(kind: ZkWatchKind, path: string): boolean {
     const folder = this.#folders.get(path);
     if (folder !== undefined) {
       // A data change of a type folder itself is no node's data (kimserver's defect 8).
-      if (kind !== 'dataChanged') this.#enqueueList(folder, false, null);
+      if (kind !== 'dataChanged' && folder.watch === 'one-shot') this.#enqueueList(folder, false, null);
       return true;
     }
     const cut = path.lastIndexOf('/');
     const parent = this.#folders.get(path.slice(0, cut));
     if (parent === undefined || (kind !== 'dataChanged' && kind !== 'deleted')) return false;
-    const name = path.slice(cut + 1);
-    if (kind === 'deleted') this.#push({ kind: 'del', folder: parent, name });
-    else if (!this.#pendingReads.has(path)) {
-      const job: NodeJob = { kind: 'read', folder: parent, name };
-      this.#pendingReads.set(path, job);
-      this.#push(job);
-    }
+    if (parent.watch === 'one-shot') this.#onChild(parent, kind, path.slice(cut + 1));
     return true;
+  }
+
+  /**
+   * An event of a folder's persistent recursive watch: the folder created or deleted (list it), a child
+   * created or changed (read it) or deleted; nodes further down are no peers.
+   */
+  #onPersistent(folder: Folder, kind: ZkWatchKind, path: string): void {
+    if (path === folder.path) {
+      if (kind === 'created' || kind === 'deleted') this.#enqueueList(folder, false, null);
+      return;
+    }
+    const name = path.slice(folder.path.length + 1);
+    if (!name.includes('/')) this.#onChild(folder, kind === 'created' ? 'dataChanged' : kind, name);
+  }
+
+  /** A child changed (read it) or was deleted (drop it), in the queue's order. */
+  #onChild(folder: Folder, kind: ZkWatchKind, name: string): void {
+    if (kind === 'deleted') {
+      this.#push({ kind: 'del', folder, name });
+      return;
+    }
+    const path = `${folder.path}/${name}`;
+    if (kind !== 'dataChanged' || this.#pendingReads.has(path)) return;
+    const job: NodeJob = { kind: 'read', folder, name };
+    this.#pendingReads.set(path, job);
+    this.#push(job);
   }
 
   /** Drops every queued job; a SUBSCRIBE still waiting fails with ZCLOSING. */
@@ -183,11 +214,14 @@ export class Subscriptions {
     let names: string[] = [];
     try {
       const s = this.#opts.session();
-      names = await listFolder(s, folder.path);
+      // The watch goes first, so that nothing that happens after the listing is missed.
+      if (job.full && folder.watch === 'persistent') await this.#watch(s, folder);
+      const oneShot = folder.watch === 'one-shot';
+      names = await listFolder(s, folder.path, oneShot);
       const listed = new Set(names);
       for (const name of folder.children.keys()) if (!listed.has(name)) this.#drop(folder, name);
       const toRead = job.full ? names : names.filter((n) => !folder.children.has(n));
-      const reads = toRead.map((name) => read(s, `${folder.path}/${name}`));
+      const reads = toRead.map((name) => read(s, `${folder.path}/${name}`, oneShot));
       for (let i = 0; i < toRead.length; i++) failure ??= this.#onRead(folder, toRead[i], await reads[i]);
     } catch (err) {
       failure = err;
@@ -195,6 +229,16 @@ export class Subscriptions {
     if (job.waiters.length === 0) {
       if (failure !== null) this.#failed(folder, failure);
     } else for (const w of job.waiters) failure === null ? w.resolve(names) : w.reject(failure);
+  }
+
+  /** Adds the folder's persistent watch; a server without addWatch (before 3.6) moves it to one-shot watches. */
+  async #watch(s: SubscriptionSession, folder: Folder): Promise<void> {
+    try {
+      await s.addPersistentWatch(folder.path, (kind, path) => this.#onPersistent(folder, kind, path));
+    } catch (err) {
+      if (zkErrorCode(err).code !== ZUNIMPLEMENTED) throw err;
+      folder.watch = 'one-shot';
+    }
   }
 
   /** The run of read and delete jobs at the head of the queue, reads in flight together, results in order. */
@@ -211,7 +255,7 @@ export class Subscriptions {
       this.#pendingReads.delete(path);
       try {
         s ??= this.#opts.session();
-        step.push({ job, result: read(s, path) });
+        step.push({ job, result: read(s, path, job.folder.watch === 'one-shot') });
       } catch (err) {
         step.push({ job, result: Promise.resolve({ err }) }); // no session: a failure like any other
       }
@@ -287,8 +331,8 @@ export class Subscriptions {
   }
 }
 
-function read(s: SubscriptionSession, path: string): Promise<ReadResult> {
-  return s.get(path, true).then(
+function read(s: SubscriptionSession, path: string, watch: boolean): Promise<ReadResult> {
+  return s.get(path, watch).then(
     (r) => r,
     (err: unknown) => ({ err }),
   );
@@ -299,13 +343,13 @@ function read(s: SubscriptionSession, path: string): Promise<ReadResult> {
  * watch so that its creation is seen (kimserver never saw it). A folder deleted and created again between the
  * two calls is listed again; one that keeps doing so fails, so it is never reported empty and unwatched.
  */
-export async function listFolder(s: SubscriptionSession, path: string): Promise<string[]> {
+export async function listFolder(s: SubscriptionSession, path: string, watch: boolean): Promise<string[]> {
   for (let attempt = 0; attempt < MAX_LIST_ATTEMPTS; attempt++) {
     try {
-      return (await s.getChildren(path, true)).children;
+      return (await s.getChildren(path, watch)).children;
     } catch (err) {
       if (zkErrorCode(err).code !== ZNONODE) throw err;
-      if ((await s.exists(path, true)) === null) return [];
+      if ((await s.exists(path, watch)) === null) return [];
     }
   }
   throw new ZkError(

@@ -11,6 +11,7 @@ import { createMetrics } from '../../src/metrics.js';
 import { Nodes } from '../../src/nodes/table.js';
 import { type BioRecord, newRecord } from '../../src/ring/codec.js';
 import { Cmd } from '../../src/zk/commands.js';
+import { ZkError, ZUNIMPLEMENTED } from '../../src/zk/errors.js';
 import createZkHandler from '../../src/zk/handler.js';
 import { ZkSession } from '../../src/zk/session.js';
 import { connectPeer, eventually, type PeerClient, peerJson } from '../support/peer-client.js';
@@ -24,6 +25,7 @@ const originals = {
   get: ZkSession.prototype.get,
   getChildren: ZkSession.prototype.getChildren,
   exists: ZkSession.prototype.exists,
+  addPersistentWatch: ZkSession.prototype.addPersistentWatch,
 };
 
 before(async () => {
@@ -38,6 +40,14 @@ after(async () => {
   await zk?.stop();
 });
 
+/** A node config that follows only `${root}/logic`. */
+const logicConfig = (root: string) =>
+  gateConfig(zk.connectString, {}, { nodes: { root, subscribe_node_type: ['logic'] } });
+
+/** A persistent logic peer at `path`. */
+const persistentPeer = (path: string, port: number) =>
+  peer.create(path, peerJson(path, 'logic', port), CreateMode.PERSISTENT);
+
 /** Creates `${root}/logic`; returns its path. */
 async function logicFolder(root: string): Promise<string> {
   await peer.mkdirp(`${root}/logic`);
@@ -45,9 +55,9 @@ async function logicFolder(root: string): Promise<string> {
 }
 
 /** The handler with its records applied, in order, by the main side's SubscribedTypes to a table. */
-async function rig(root: string, type: string) {
+async function rig(root: string, type: string, persistent = true) {
   const records: BioRecord[] = [];
-  const options = handlerOptions(zk.connectString);
+  const options = handlerOptions(zk.connectString, 4000, persistent);
   const handler = await createZkHandler({
     options,
     emit: (r) => records.push(r),
@@ -84,78 +94,145 @@ async function rig(root: string, type: string) {
   };
 }
 
-test('data read before a deletion never re-adds the deleted node', async () => {
-  const root = '/order/nodes';
-  const folder = await logicFolder(root);
-  const doomed = `${folder}/doomed-logic`;
-  await persistentPeer(doomed, 4100);
-  const r = await rig(root, 'logic');
-  try {
-    // The read of `doomed` has its answer; before the recipe sees it, the node is deleted and the deletion's
-    // watch event reaches this session (a round trip on the same session comes after it).
-    ZkSession.prototype.get = async function (this: ZkSession, path: string, watch?: boolean) {
-      const result = await originals.get.call(this, path, watch);
-      if (path === doomed) {
-        await peer.remove(doomed);
-        await originals.exists.call(this, folder);
-      }
-      return result;
+for (const mode of ['persistent', 'one-shot'] as const) {
+  test(`data read before a deletion never re-adds the deleted node (${mode} watches)`, async () => {
+    const root = `/order-${mode}/nodes`;
+    const folder = await logicFolder(root);
+    const doomed = `${folder}/doomed-logic`;
+    await persistentPeer(doomed, 4100);
+    const r = await rig(root, 'logic', mode === 'persistent');
+    try {
+      // The read of `doomed` has its answer; before the recipe sees it, the node is deleted and the deletion's
+      // watch event reaches this session (a round trip on the same session comes after it).
+      ZkSession.prototype.get = async function (this: ZkSession, path: string, watch?: boolean) {
+        const result = await originals.get.call(this, path, watch);
+        if (path === doomed) {
+          await peer.remove(doomed);
+          await originals.exists.call(this, folder);
+        }
+        return result;
+      };
+      const ack = await r.run(Cmd.SUBSCRIBE, folder, 'logic');
+      assert.equal(ack.error, 0, ack.result);
+      await eventually('the deletion reported', () => r.records.some((x) => x.cmd === Cmd.EV_NODE_DEL));
+      r.apply();
+      assert.equal(r.nodes.get(doomed), undefined, 'the deleted node is not in the table');
+    } finally {
+      await r.close();
+    }
+  });
+
+  test(`a folder that flaps never yields a successful listing with no children and no watch (${mode} watches)`, async () => {
+    const root = `/flap-${mode}/nodes`;
+    const folder = await logicFolder(root);
+    const r = await rig(root, 'logic', mode === 'persistent');
+    let flaps = 20;
+    try {
+      // Every listing finds the folder gone and every exists call finds it back: it is deleted and created again
+      // between the two calls, each time.
+      ZkSession.prototype.getChildren = async function (this: ZkSession, path: string, watch?: boolean) {
+        if (path === folder && flaps > 0) await peer.remove(folder).catch(() => {});
+        return originals.getChildren.call(this, path, watch);
+      };
+      ZkSession.prototype.exists = async function (this: ZkSession, path: string, watch?: boolean) {
+        if (path === folder && flaps-- > 0) await peer.mkdirp(folder);
+        return originals.exists.call(this, path, watch);
+      };
+      const ack = await r.run(Cmd.SUBSCRIBE, folder, 'logic');
+      assert.notEqual(ack.error, 0, `a flapping folder was listed as ${JSON.stringify(ack.values)}`);
+      assert.match(ack.result, /deleted and created again/);
+
+      // Once it stops, the resync the main side sends after that failure lists it with a watch.
+      flaps = 0;
+      await peer.mkdirp(folder);
+      assert.equal((await r.run(Cmd.SUBSCRIBE, folder, 'logic')).error, 0);
+      const child = `${folder}/late-logic`;
+      await persistentPeer(child, 4200);
+      await eventually('a child created later is reported', () => {
+        r.apply();
+        return r.nodes.get(child)?.port === 4200;
+      });
+    } finally {
+      flaps = 0;
+      await r.close();
+    }
+  });
+}
+
+/** Counts the calls that arm a one-shot watch (watch = true), by call. */
+function spyOnWatches(): Record<string, number> {
+  const armed: Record<string, number> = { get: 0, getChildren: 0, exists: 0 };
+  for (const name of ['get', 'getChildren', 'exists'] as const) {
+    const original = originals[name] as (this: ZkSession, path: string, watch?: boolean) => Promise<unknown>;
+    (ZkSession.prototype as unknown as Record<string, unknown>)[name] = function (
+      this: ZkSession,
+      path: string,
+      watch?: boolean,
+    ) {
+      if (watch) armed[name]++;
+      return original.call(this, path, watch);
     };
-    const ack = await r.run(Cmd.SUBSCRIBE, folder, 'logic');
-    assert.equal(ack.error, 0, ack.result);
-    await eventually('the deletion reported', () => r.records.some((x) => x.cmd === Cmd.EV_NODE_DEL));
-    r.apply();
-    assert.equal(r.nodes.get(doomed), undefined, 'the deleted node is not in the table');
+  }
+  return armed;
+}
+
+/** Joins, a change, a leave, and the folder deleted and created again: each reaches the table. */
+async function followsChanges(r: Awaited<ReturnType<typeof rig>>, folder: string): Promise<void> {
+  const inTable = (what: string, cond: () => boolean) =>
+    eventually(what, () => {
+      r.apply();
+      return cond();
+    });
+  const a = `${folder}/a-logic`;
+  await persistentPeer(a, 4500);
+  await inTable('a join', () => r.nodes.get(a)?.port === 4500);
+  await peer.set(a, peerJson(a, 'logic', 4501));
+  await inTable('a change', () => r.nodes.get(a)?.port === 4501);
+  await peer.remove(a);
+  await inTable('a leave', () => r.nodes.get(a) === undefined);
+  await peer.remove(folder);
+  await peer.mkdirp(folder);
+  const b = `${folder}/b-logic`;
+  await persistentPeer(b, 4502);
+  await inTable('a join into the folder created again', () => r.nodes.get(b)?.port === 4502);
+}
+
+test('persistent watches: one per folder follows every change, and no one-shot watch is armed', async () => {
+  const root = '/persistent/nodes';
+  const folder = await logicFolder(root);
+  const r = await rig(root, 'logic', true);
+  try {
+    const armed = spyOnWatches();
+    assert.equal((await r.run(Cmd.SUBSCRIBE, folder, 'logic')).error, 0);
+    await followsChanges(r, folder);
+    assert.deepEqual(armed, { get: 0, getChildren: 0, exists: 0 });
   } finally {
     await r.close();
   }
 });
 
-test('a folder that flaps never yields a successful listing with no children and no watch', async () => {
-  const root = '/flap/nodes';
+test('a server without addWatch (before 3.6): the folder falls back to one-shot watches', async () => {
+  const root = '/fallback/nodes';
   const folder = await logicFolder(root);
-  const r = await rig(root, 'logic');
-  let flaps = 20;
+  const r = await rig(root, 'logic', true);
   try {
-    // Every listing finds the folder gone and every exists call finds it back: it is deleted and created again
-    // between the two calls, each time.
-    ZkSession.prototype.getChildren = async function (this: ZkSession, path: string, watch?: boolean) {
-      if (path === folder && flaps > 0) await peer.remove(folder).catch(() => {});
-      return originals.getChildren.call(this, path, watch);
+    // What a 3.5 server answers to opcode 106; this server has addWatch, so the answer is stood in for here.
+    let refused = 0;
+    ZkSession.prototype.addPersistentWatch = async () => {
+      refused++;
+      throw new ZkError(ZUNIMPLEMENTED, 'addWatch: unimplemented');
     };
-    ZkSession.prototype.exists = async function (this: ZkSession, path: string, watch?: boolean) {
-      if (path === folder && flaps-- > 0) await peer.mkdirp(folder);
-      return originals.exists.call(this, path, watch);
-    };
-    const ack = await r.run(Cmd.SUBSCRIBE, folder, 'logic');
-    assert.notEqual(ack.error, 0, `a flapping folder was listed as ${JSON.stringify(ack.values)}`);
-    assert.match(ack.result, /deleted and created again/);
-
-    // Once it stops, the resync the main side sends after that failure lists it with a watch.
-    flaps = 0;
-    await peer.mkdirp(folder);
+    const armed = spyOnWatches();
     assert.equal((await r.run(Cmd.SUBSCRIBE, folder, 'logic')).error, 0);
-    const child = `${folder}/late-logic`;
-    await persistentPeer(child, 4200);
-    await eventually('a child created later is reported', () => {
-      r.apply();
-      return r.nodes.get(child)?.port === 4200;
-    });
+    await followsChanges(r, folder);
+    assert.equal(refused, 1, 'asked once, then one-shot for good');
+    assert.ok(armed.getChildren > 0 && armed.get > 0, `one-shot watches armed: ${JSON.stringify(armed)}`);
   } finally {
-    flaps = 0;
     await r.close();
   }
 });
 
 // ZkClient end to end (the bio thread in its worker): what the main side does with the finished changes.
-
-/** A node config that follows only `${root}/logic`. */
-const logicConfig = (root: string) =>
-  gateConfig(zk.connectString, {}, { nodes: { root, subscribe_node_type: ['logic'] } });
-
-/** A persistent logic peer at `path`. */
-const persistentPeer = (path: string, port: number) =>
-  peer.create(path, peerJson(path, 'logic', port), CreateMode.PERSISTENT);
 
 test("a user's event listener that throws never aborts the table update or the other listeners", async () => {
   const clients = new Clients();

@@ -32,7 +32,11 @@ export function gateConfig(
 }
 
 /** Options for the ZooKeeper handler run without a ZkClient (a Bio of its own, or in-process). */
-export function handlerOptions(servers: string, sessionTimeoutMs = 4000): ZkHandlerOptions {
+export function handlerOptions(
+  servers: string,
+  sessionTimeoutMs = 4000,
+  persistentWatches = true,
+): ZkHandlerOptions {
   return {
     servers,
     sessionTimeoutMs,
@@ -42,6 +46,7 @@ export function handlerOptions(servers: string, sessionTimeoutMs = 4000): ZkHand
     vnodeCount: 200,
     maxNodeBytes: 65536,
     maxPointBytes: 1 << 20,
+    persistentWatches,
   };
 }
 
