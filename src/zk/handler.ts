@@ -5,10 +5,11 @@
  * The flow as built:
  * - tasks from the main side: CONNECT, REGISTER, SUBSCRIBE (a type folder: follow it and resync it),
  *   SET_DATA (the payload report), WATCH (the own node); one ack each;
- * - watch events on subscribed folders and their children go to the subscriptions recipe
- *   (subscriptions.ts), which has its own FIFO job queue: it lists, diffs, reads with pipelined calls, parses,
- *   checks, computes ring points, and emits finished node changes (EV_NODE_SET / DEL / BAD) into the ack
- *   stream; a SUBSCRIBE task waits for its resync job, so its changes precede its ack;
+ * - watch events on subscribed folders and their children (one persistent recursive watch per folder, or
+ *   one-shot watches on servers before 3.6) go to the subscriptions recipe (subscriptions.ts), which has its
+ *   own FIFO job queue: it lists, diffs, reads with pipelined calls, parses, checks, computes ring points, and
+ *   emits finished node changes (EV_NODE_SET / DEL / BAD) into the ack stream; a SUBSCRIBE task waits for its
+ *   resync job, so its changes precede its ack;
  * - session events, and watch events the recipe does not own or that concern the own node (WATCH), go into
  *   the ack stream at once, as the session reports them.
  * Everything reaches the main side through ctx.emit and the task acks, one FIFO stream, in that order.

@@ -8,6 +8,13 @@
  * parsed and checked (discovery/peer.ts) and a good node goes out with its ring points (nodes/vnodes.ts) when
  * they are new, so the main side runs neither JSON.parse nor MD5.
  *
+ * Watches. By default each folder has one persistent recursive watch (ZooKeeper 3.6+ addWatch, as Curator's
+ * CuratorCache): a child created or changed is read, a child deleted dropped, and the folder's own creation
+ * or deletion lists it, with no re-arming gap and no listing per join. A reconnect loses the watch, so every
+ * resync (SUBSCRIBE, sent on every connect) adds it again before it lists. A server without addWatch answers
+ * ZUNIMPLEMENTED, and the folder is followed with one-shot watches from then on: the children watch, re-armed
+ * by each listing, and a data watch per child, re-armed by each read.
+ *
  * Order. The session reports watch events synchronously from the socket, between call results. They go
  * into one FIFO job queue here, and jobs run one at a time, so a change reaches the ack stream in the order
  * ZooKeeper reported it: data read before a node's deletion is emitted before its removal, never after it.
