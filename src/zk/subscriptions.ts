@@ -14,6 +14,8 @@
  * resync (SUBSCRIBE, sent on every connect) adds it again before it lists. A server without addWatch answers
  * ZUNIMPLEMENTED, and the folder is followed with one-shot watches from then on: the children watch, re-armed
  * by each listing, and a data watch per child, re-armed by each read.
+ * One difference: ZooKeeper sends a persistent watch no event for a node the client may not read, so an
+ * unreadable peer (never served either way) is only seen, and counted as bad data, by the next resync.
  *
  * Order. The session reports watch events synchronously from the socket, between call results. They go
  * into one FIFO job queue here, and jobs run one at a time, so a change reaches the ack stream in the order

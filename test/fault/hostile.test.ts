@@ -74,11 +74,17 @@ test('peer data larger than the ack ring allows is skipped as too large: no cras
   for (const p of [over, huge, good]) await peer.remove(p);
 });
 
-test('a peer node whose ACL denies reads is skipped as bad data, without a resync loop', async () => {
+// With one-shot watches the children watch reports the unreadable node and its read fails ZNOAUTH. A persistent
+// recursive watch never reports it (ZooKeeper checks READ before it sends such an event): see the next test.
+test('a peer node whose ACL denies reads is skipped as bad data, without a resync loop (one-shot watches)', async () => {
   const folder = '/locked/nodes/logic';
   await peer.mkdirp(folder);
   const client = await clients.start(
-    gateConfig(zk.connectString, {}, { nodes: { root: '/locked/nodes', subscribe_node_type: ['logic'] } }),
+    gateConfig(
+      zk.connectString,
+      {},
+      { nodes: { root: '/locked/nodes', subscribe_node_type: ['logic'] }, persistent_watches: false },
+    ),
   );
   const locked = `${folder}/locked-logic`;
   const good = `${folder}/good-logic`;
@@ -93,6 +99,34 @@ test('a peer node whose ACL denies reads is skipped as bad data, without a resyn
   await new Promise((r) => setTimeout(r, 1000));
   const listsLater = counter(await client.metrics.render(), 'zkbio_tasks_total\\{cmd="SUBSCRIBE"\\}');
   assert.ok(listsLater - lists <= 1, `${listsLater - lists} more listings in 1 s: a resync loop`);
+  assert.equal(client.nodes.get(locked), undefined);
+  assert.ok(client.healthy);
+  await client.stop();
+  await peer.remove(good);
+});
+
+test('persistent watches: a peer node whose ACL denies reads is never served, and a resync counts it as bad data', async () => {
+  const folder = '/locked-persistent/nodes/logic';
+  await peer.mkdirp(folder);
+  const client = await clients.start(
+    gateConfig(
+      zk.connectString,
+      {},
+      { nodes: { root: '/locked-persistent/nodes', subscribe_node_type: ['logic'] } },
+    ),
+  );
+  const locked = `${folder}/locked-logic`;
+  const good = `${folder}/good-logic`;
+  const denyAll = [new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('digest', 'x:AAAA'))];
+  await peer.create(locked, peerJson(locked, 'logic', 5200), CreateMode.PERSISTENT, denyAll);
+  await peer.create(good, peerJson(good, 'logic', 5201), CreateMode.PERSISTENT);
+  await eventually('the good peer arrives', () => client.nodes.get(good) !== undefined);
+  assert.equal(client.nodes.get(locked), undefined);
+  // A resync (every reconnect sends one) lists the folder, finds the node and reads it: ZNOAUTH, bad data.
+  (client as unknown as { subscriptions: { resyncAll(): void } }).subscriptions.resyncAll();
+  await eventually('the locked peer counted as bad data', async () =>
+    /zkbio_bad_peer_data_total\{reason="invalid"\} [1-9]/.test(await client.metrics.render()),
+  );
   assert.equal(client.nodes.get(locked), undefined);
   assert.ok(client.healthy);
   await client.stop();
