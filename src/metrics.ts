@@ -40,6 +40,8 @@ export interface Metrics {
   readonly queueFullTotal: Counter;
   /** `zkbio_bad_peer_data_total{reason}`: peer znodes skipped (not JSON, missing fields, too large, …). */
   readonly badPeerDataTotal: Counter<'reason'>;
+  /** `zkbio_listener_errors_total{event}`: user event listeners that threw (logged; the others still ran). */
+  readonly listenerErrorsTotal: Counter<'event'>;
   /** `zkbio_registrations_total`: own node registrations, the first one included. */
   readonly registrationsTotal: Counter;
   /** `zkbio_session_expiries_total`. */
@@ -146,6 +148,12 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       name: 'zkbio_bad_peer_data_total',
       help: 'Peer znodes skipped because their data was unusable, per reason',
       labelNames: ['reason'] as const,
+      registers,
+    }),
+    listenerErrorsTotal: new Counter({
+      name: 'zkbio_listener_errors_total',
+      help: 'Discovery event listeners that threw; the error was logged and the other listeners still ran',
+      labelNames: ['event'] as const,
       registers,
     }),
     registrationsTotal: new Counter({

@@ -2,6 +2,8 @@
  * The bio thread: one long-lived piscina task. It takes tasks off the task ring one at a time, awaits the
  * handler on each ("blocking-style": the next task starts only when this one is done), and writes exactly one
  * ack per task. On stop it finishes the task in flight, acks the queued ones as Cancelled and closes the handler.
+ * Events the handler emits on its own (ctx.emit; the ZooKeeper handler's watch-driven node changes) go through
+ * the same AckWriter, so they and the acks reach the main side in the one order they were written.
  */
 import pino from 'pino';
 import { type BioRecord, decode } from '../ring/codec.js';

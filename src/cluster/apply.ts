@@ -1,7 +1,8 @@
 // Applying the primary's messages to a replica table: a function of (table, message) with no I/O,
 // so the whole replication rule can be tested in-process.
 import type { Nodes } from '../nodes/table.js';
-import type { PrimaryMessage } from './protocol.js';
+import { decodePoints } from './points.js';
+import type { PrimaryMessage, SnapshotMessage } from './protocol.js';
 
 /**
  * - `applied`: the table now is at the message's version (for STATUS: already was);
@@ -18,7 +19,7 @@ export function applyMessage(nodes: Nodes, msg: PrimaryMessage): ApplyResult {
       // Older than the table: restoring it would roll content back under a newer version number.
       if (version < nodes.version) return 'stale';
       try {
-        nodes.restore(msg.snapshot);
+        nodes.restore(msg.snapshot, snapshotPoints(msg));
       } catch {
         return 'gap';
       }
@@ -37,7 +38,9 @@ export function applyMessage(nodes: Nodes, msg: PrimaryMessage): ApplyResult {
       } else {
         if (!Array.isArray(msg.node)) return 'gap';
         const [path, type, host, port, worker_cnt, active_time] = msg.node;
-        if (!nodes.upsert({ path, type, host, port, worker_cnt, active_time }).ok) return 'gap';
+        const node = { path, type, host, port, worker_cnt, active_time };
+        // The primary's points spare the MD5s; points of a wrong shape make the upsert refuse: a gap.
+        if (!nodes.upsert(node, decodePoints(msg.points, worker_cnt)).ok) return 'gap';
       }
       // The same write on the same content bumps the version by one as well; this only makes sure.
       nodes.advanceVersion(msg.version);
@@ -46,6 +49,20 @@ export function applyMessage(nodes: Nodes, msg: PrimaryMessage): ApplyResult {
     default:
       return 'gap';
   }
+}
+
+/** The snapshot's points by path; restore() checks each one's shape and computes what is missing. */
+function snapshotPoints(msg: SnapshotMessage): Map<string, Uint32Array[]> | undefined {
+  const rows = msg.snapshot.nodes;
+  if (!Array.isArray(msg.points) || !Array.isArray(rows) || msg.points.length !== rows.length)
+    return undefined;
+  const byPath = new Map<string, Uint32Array[]>();
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    const points = Array.isArray(row) ? decodePoints(msg.points[i], row[4]) : undefined;
+    if (points !== undefined && typeof row[0] === 'string') byPath.set(row[0], points);
+  }
+  return byPath;
 }
 
 /** Where a message based on `base` and leading to `version` stands against the table. */

@@ -4,6 +4,7 @@
 import { type NodesSnapshot, toRow } from '../nodes/snapshot.js';
 import type { Nodes, NodesStep } from '../nodes/table.js';
 import { type Link, Outbox } from './outbox.js';
+import { encodePoints } from './points.js';
 import type { ClusterStatus, PrimaryMessage, SnapshotMessage, WorkerMessage } from './protocol.js';
 
 export class TableFeed {
@@ -13,7 +14,7 @@ export class TableFeed {
   readonly #outboxes = new Map<Link, Outbox>();
   readonly #onStep = (step: NodesStep) => this.#broadcast(step);
   // The version names the content exactly: it goes up on every change to the stored entries.
-  #lastSnapshot: NodesSnapshot | undefined;
+  #lastSnapshot: { snapshot: NodesSnapshot; points: (string | null)[] } | undefined;
 
   constructor(nodes: Nodes, status: () => ClusterStatus) {
     this.#nodes = nodes;
@@ -63,8 +64,13 @@ export class TableFeed {
 
   /** The table and status now. Workers joining together, or a reset, share one table snapshot per version. */
   snapshot(): SnapshotMessage {
-    if (this.#lastSnapshot?.version !== this.#nodes.version) this.#lastSnapshot = this.#nodes.snapshot();
-    return { zkbio: 1, kind: 'SNAPSHOT', snapshot: this.#lastSnapshot, status: this.#status() };
+    if (this.#lastSnapshot?.snapshot.version !== this.#nodes.version) {
+      const snapshot = this.#nodes.snapshot();
+      const points = snapshot.nodes.map(([path]) => encodePoints(this.#nodes.memberPoints(path)) ?? null);
+      this.#lastSnapshot = { snapshot, points };
+    }
+    const { snapshot, points } = this.#lastSnapshot;
+    return { zkbio: 1, kind: 'SNAPSHOT', snapshot, points, status: this.#status() };
   }
 
   close(): void {
@@ -86,7 +92,13 @@ export class TableFeed {
     // One message object for every worker: Node serialises it per send.
     const msg: PrimaryMessage =
       step.op === 'set'
-        ? { zkbio: 1, kind: 'ADD', version: step.version, node: toRow(step.node) }
+        ? {
+            zkbio: 1,
+            kind: 'ADD',
+            version: step.version,
+            node: toRow(step.node),
+            points: encodePoints(this.#nodes.memberPoints(step.node.path)),
+          }
         : { zkbio: 1, kind: 'DEL', version: step.version, path: step.path };
     for (const outbox of this.#outboxes.values()) outbox.push(msg);
   }

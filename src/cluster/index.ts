@@ -31,8 +31,11 @@
  *
  * **Messages** (node:cluster IPC, JSON). Every one has `zkbio: 1`: test `isClusterMessage(msg)` to
  * skip zkbio's in your own `message` handlers; zkbio ignores every message without it.
- * - primary → worker: `ADD {version, node}` (add or update one node), `DEL {version, path}`,
- *   `SNAPSHOT {snapshot, status}`, `STATUS {version, status}`;
+ * - primary → worker: `ADD {version, node, points?}` (add or update one node), `DEL {version, path}`,
+ *   `SNAPSHOT {snapshot, status, points?}`, `STATUS {version, status}`;
+ * - `points`: the serving nodes' ring points as the primary's table holds them, base64 of the Uint32Arrays
+ *   (points.ts), so no worker runs the MD5s again; a replica without them, or with points of a wrong shape
+ *   in a snapshot, computes its own.
  * - worker → primary: `SYNC {version}` (null when joining).
  *
  * **Versions.** `version` is the primary table's own counter, which replicas follow exactly (so a

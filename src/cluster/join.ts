@@ -1,5 +1,6 @@
 // The worker side over IPC: ask the primary for the table and resolve with a replica once the first
 // snapshot is applied, so no lookup is ever answered from an empty table.
+import type { Logger } from 'pino';
 import { ZkbioError } from '../errors.js';
 import { isClusterMessage } from './protocol.js';
 import { type Channel, Replica, sendTo } from './replica.js';
@@ -11,6 +12,8 @@ export interface JoinOptions {
   retryMs?: number;
   /** Defaults to `process`, a node:cluster worker's IPC channel. */
   channel?: Channel;
+  /** Logs a replica event listener that threw (see Replica). */
+  logger?: Logger;
 }
 
 /** Joins the primary's node table; rejects when no snapshot comes within `timeoutMs`. */
@@ -29,7 +32,7 @@ export function joinNodeTable(opts: JoinOptions = {}): Promise<Replica> {
       if (!isClusterMessage(msg) || msg.kind !== 'SNAPSHOT') return;
       let replica: Replica;
       try {
-        replica = new Replica(msg, channel, { retryMs });
+        replica = new Replica(msg, channel, { retryMs, logger: opts.logger });
       } catch {
         return; // Malformed: the next hello asks again.
       }

@@ -19,6 +19,8 @@ export interface AddMessage {
   kind: 'ADD';
   version: number;
   node: SnapshotRow;
+  /** The node's ring points as the primary's table holds them (see points.ts); absent for a shadowed node. */
+  points?: string;
 }
 
 /** Delete one node by path. */
@@ -35,6 +37,8 @@ export interface SnapshotMessage {
   kind: 'SNAPSHOT';
   snapshot: NodesSnapshot;
   status: ClusterStatus;
+  /** Ring points (points.ts) of `snapshot.nodes[i]`, or null for a node that does not serve; absent: none sent. */
+  points?: (string | null)[];
 }
 
 /**

@@ -2,6 +2,9 @@
 // finds a gap it asks for a snapshot (SYNC) and ignores deltas until one comes. joinNodeTable()
 // makes one from the primary's first snapshot.
 import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { emitEach } from '../listeners.js';
+import { createLogger } from '../log.js';
 import type { NodesChange } from '../nodes/table.js';
 import { Nodes } from '../nodes/table.js';
 import type { ZkNode } from '../nodes/validate.js';
@@ -30,6 +33,8 @@ export interface ReplicaEvents {
 export interface ReplicaOptions {
   /** How often an unanswered SYNC is repeated (ms). */
   retryMs: number;
+  /** Where a listener that threw is logged (a pino logger at warn by default). */
+  logger?: Logger;
 }
 
 function readStatus(raw: unknown): ClusterStatus | undefined {
@@ -52,6 +57,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     if (isClusterMessage(msg) && msg.kind !== 'SYNC') this.receive(msg);
   };
   readonly #retryMs: number;
+  readonly #logger: Logger;
+  #listenerErrors = 0;
   /** A SYNC is out: deltas are ignored until the answer comes. */
   #syncing = false;
   #retry: NodeJS.Timeout | undefined;
@@ -65,12 +72,18 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     this.#status = readStatus(first.status) ?? { state: 'CONNECTING', self: null, healthy: false };
     this.#channel = channel;
     this.#retryMs = opts.retryMs;
+    this.#logger = opts.logger ?? createLogger({ level: 'warn' });
     this.nodes.on('change', (c) => this.#report(c));
     channel.on('message', this.#onMessage);
   }
 
   get status(): ClusterStatus {
     return this.#status;
+  }
+
+  /** Event listeners that threw (each was logged; the table and the other listeners still got the change). */
+  get listenerErrors(): number {
+    return this.#listenerErrors;
   }
 
   /** Handles one message from the primary. */
@@ -111,13 +124,21 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     if (next === undefined || sameStatus(next, this.#status)) return;
     const previous = this.#status;
     this.#status = next;
-    this.emit('status', next, previous);
+    this.#emitSafely('status', next, previous);
   }
 
   #report(change: NodesChange): void {
-    for (const node of change.removed) this.emit('removed', node);
-    for (const node of change.added) this.emit('added', node);
-    for (const c of change.changed) this.emit('changed', c);
+    for (const node of change.removed) this.#emitSafely('removed', node);
+    for (const node of change.added) this.#emitSafely('added', node);
+    for (const c of change.changed) this.#emitSafely('changed', c);
+  }
+
+  /** A listener that throws must not abort the message being applied (nor reach the IPC channel's handler). */
+  #emitSafely<K extends keyof ReplicaEvents>(event: K, ...args: ReplicaEvents[K]): void {
+    emitEach(this, event, args, (err) => {
+      this.#listenerErrors++;
+      this.#logger.error({ err, event }, 'a replica event listener threw');
+    });
   }
 }
 

@@ -52,6 +52,7 @@ export type { ZkServer } from './config_zk.js';
  * | `zookeeper.call_timeout` (ms)             | `zookeeper.callTimeoutMs`            | 10000                  |
  * | `zookeeper.payload_interval` (ms)         | `zookeeper.payloadIntervalMs`        | 1000                   |
  * | `zookeeper.max_node_bytes`                | `zookeeper.maxNodeBytes`             | 65536                  |
+ * | `zookeeper.persistent_watches`            | `zookeeper.persistentWatches`        | true                   |
  * | `zookeeper.auth` ("user:password")        | `zookeeper.auth` ({scheme,user,password}) | null (no auth)    |
  * | `zookeeper.log_level` (a pino level)      | `zookeeper.logLevel`                 | "info"                 |
  * | `bio.max_acks_per_tick`                   | `bio.maxAcksPerTick`                 | 100                    |
@@ -92,6 +93,11 @@ export interface ZkbioConfig {
     readonly payloadIntervalMs: number;
     /** Peer data larger than this is skipped as bad data. */
     readonly maxNodeBytes: number;
+    /**
+     * Follow each subscribed type with one persistent recursive watch (ZooKeeper 3.6+ addWatch; a server
+     * without it falls back by itself), or false for one-shot watches only.
+     */
+    readonly persistentWatches: boolean;
     readonly auth: ZkAuth | null;
     readonly logLevel: LogLevel;
   };
@@ -135,6 +141,7 @@ const KNOWN = {
     'call_timeout',
     'payload_interval',
     'max_node_bytes',
+    'persistent_watches',
     'auth',
     'log_level',
   ],
@@ -230,6 +237,7 @@ export function parseConfig(raw: unknown): ZkbioConfig {
     DEFAULT_MAX_NODE_BYTES,
     ' bytes',
   );
+  const persistentWatches = bool(own(zk, 'persistent_watches'), 'zookeeper.persistent_watches', true);
   const auth = digestAuth(own(zk, 'auth'), 'zookeeper.auth');
   const logLevel = oneOf(own(zk, 'log_level'), 'zookeeper.log_level', LOG_LEVELS, 'info');
 
@@ -267,6 +275,7 @@ export function parseConfig(raw: unknown): ZkbioConfig {
       callTimeoutMs,
       payloadIntervalMs,
       maxNodeBytes,
+      persistentWatches,
       auth,
       logLevel,
     }),

@@ -311,6 +311,18 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
     return n;
   }
 
+  /**
+   * The ring points of the node at `path` while it serves, one array per worker index 1..worker_cnt (the
+   * table's own: read them, do not change them); undefined for a shadowed or unknown path. A primary sends
+   * them to its replicas, so that they need not compute them again.
+   */
+  memberPoints(path: string): readonly Uint32Array[] | undefined {
+    const n = this.#entries.get(path);
+    const server = n === undefined ? undefined : this.#servers.get(serverKey(n));
+    if (server === undefined || server.serving !== n) return undefined;
+    return server.slots.map((slot) => this.#memberPoints[slot]!);
+  }
+
   snapshot(): NodesSnapshot {
     const serving = this.list();
     const rows = serving.map(toRow);
@@ -330,9 +342,10 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
   /**
    * Replaces the content with a snapshot's. Throws a TypeError on a malformed snapshot or one made
    * with another ring layout. The version becomes the snapshot's when that is higher; otherwise it
-   * goes up by one if the content changed.
+   * goes up by one if the content changed. `memberPoints` may give serving nodes' points by path, as
+   * for upsert; points of the wrong shape are not used (the table computes those).
    */
-  restore(snap: unknown): NodesChange {
+  restore(snap: unknown, memberPoints?: ReadonlyMap<string, readonly Uint32Array[]>): NodesChange {
     const parsed = parseSnapshot(snap);
     if (parsed.vnodeCount !== this.vnodeCount || parsed.hash !== this.hash) {
       throw new TypeError(
@@ -373,8 +386,10 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
           list = [];
           perType.set(n.type, list);
         }
+        const given = memberPoints?.get(n.path);
+        const usable = given !== undefined && this.#checkPoints(n, given) === undefined ? given : undefined;
         for (let i = 1; i <= n.worker_cnt; i++) {
-          const slot = this.#newMember(n, i);
+          const slot = this.#newMember(n, i, usable?.[i - 1]);
           server.slots.push(slot);
           list.push({ points: this.#memberPoints[slot]!, slot });
         }

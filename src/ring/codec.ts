@@ -4,12 +4,13 @@
  * and a worker-side event uses id 0). Little-endian:
  *
  *   0  u8  cmd            4  u32 id           8  f64 createdAt     16 f64 doneAt      24 i32 error
- *   28 u32 bytes of path, value, errName, result, then u32 count of values
- *   48 path, value, errName, result as UTF-8, then each of values as u32 length + UTF-8
+ *   28 u32 bytes of path, value, errName, result, then u32 count of values, then u32 count of words
+ *   52 path, value, errName, result as UTF-8, then each of values as u32 length + UTF-8, then the words
  *
  * Strings are written and read in place in the ring with Buffer's UTF-8 routines: no JSON and no
- * intermediate copies. Lengths are checked on decode, so a corrupt record is a CodecError, never a read
- * out of bounds or a hang.
+ * intermediate copies. Words are a binary payload (a node's ring points, see zk/node-change.ts) copied as
+ * raw bytes in the host's byte order: both ends of a ring are threads of one process. Lengths are checked
+ * on decode, so a corrupt record is a CodecError, never a read out of bounds or a hang.
  */
 import { CodecError } from '../errors.js';
 import type { ByteRing } from './ring.js';
@@ -29,9 +30,11 @@ export interface BioRecord {
   errName: string;
   result: string;
   values: string[];
+  /** Binary payload; absent when empty (decode leaves it out then). */
+  words?: Uint32Array;
 }
 
-const FIXED = 48;
+const FIXED = 52;
 const MAX_VALUES = 1 << 20;
 
 export function newRecord(cmd: number, path = '', value = '', values: string[] = []): BioRecord {
@@ -46,7 +49,7 @@ export function encodedSize(r: BioRecord): number {
     Buffer.byteLength(r.errName, 'utf8') +
     Buffer.byteLength(r.result, 'utf8');
   for (let i = 0; i < r.values.length; i++) n += 4 + Buffer.byteLength(r.values[i], 'utf8');
-  return n;
+  return n + (r.words?.byteLength ?? 0);
 }
 
 /** Writes `r` at `off`; the caller has made sure `encodedSize(r)` bytes are there. Returns the bytes written. */
@@ -67,6 +70,12 @@ export function encodeInto(r: BioRecord, buf: Buffer, off: number): number {
     const n = buf.write(values[i], at + 4, 'utf8');
     buf.writeUInt32LE(n, at);
     at += 4 + n;
+  }
+  const words = r.words;
+  buf.writeUInt32LE(words?.length ?? 0, off + 48);
+  if (words !== undefined && words.length > 0) {
+    buf.set(new Uint8Array(words.buffer, words.byteOffset, words.byteLength), at);
+    at += words.byteLength;
   }
   return at - off;
 }
@@ -108,8 +117,13 @@ export function decode(buf: Buffer, off: number, length: number): BioRecord {
     values[i] = buf.toString('utf8', at, at + n);
     at += n;
   }
-  if (at !== end) throw new CodecError(`${end - at} stray bytes after a ${length}-byte record`);
-  return {
+  const wordCount = buf.readUInt32LE(off + 48);
+  if (wordCount * 4 !== end - at) {
+    throw new CodecError(
+      `${wordCount} words do not fill the ${end - at} bytes left of a ${length}-byte record`,
+    );
+  }
+  const record: BioRecord = {
     cmd: buf[off],
     id: buf.readUInt32LE(off + 4),
     createdAt: buf.readDoubleLE(off + 8),
@@ -121,6 +135,13 @@ export function decode(buf: Buffer, off: number, length: number): BioRecord {
     result: strs[3],
     values,
   };
+  if (wordCount > 0) {
+    // A copy, not a view: the ring reuses these bytes, and a fresh buffer is aligned for Uint32Array.
+    const words = new Uint32Array(wordCount);
+    new Uint8Array(words.buffer).set(buf.subarray(at, end));
+    record.words = words;
+  }
+  return record;
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * The task and event codes that the ZooKeeper handler (bio thread) and ZkClient (main thread) share.
- * Tasks are what the main side asks for; each gets one ack. Events (id 0) are what ZooKeeper told the worker:
- * session changes and watch firings, written into the ack stream in the order they happened.
+ * Tasks are what the main side asks for; each gets one ack. Events (id 0) are what the worker tells the main
+ * side unasked: session changes, watch firings the main side handles itself (the own node), and the finished
+ * node changes of the subscriptions (zk/subscriptions.ts), all in the one order they happened.
  */
 export const Cmd = {
   /** Open a session, retrying with backoff until connected or stopping. Ack: result = session id. */
@@ -15,15 +16,12 @@ export const Cmd = {
    */
   REGISTER: 2,
   /**
-   * List a type folder with a children watch. path = the folder. Ack: values = child names, or ZNONODE
-   * with an exists watch left on the folder so its creation is seen.
+   * Subscribe to a type folder, or resync it: list it with a children watch (an exists watch while it does
+   * not exist), read every child with a data watch, and emit the finished changes against the children the
+   * bio thread knew (EV_NODE_SET / EV_NODE_DEL / EV_NODE_BAD), then the ack. From then on the bio thread
+   * follows the folder by itself. path = the folder, value = the type. Ack: values = the child names listed.
    */
-  LIST: 3,
-  /**
-   * Read children with a data watch each, pipelined. path = the folder, values = child names. One NODE_DATA
-   * event per child, in order, then the ack.
-   */
-  GET_MANY: 4,
+  SUBSCRIBE: 3,
   /** path, value: set a node's data (the payload report). */
   SET_DATA: 5,
 
@@ -37,8 +35,17 @@ export const Cmd = {
   EV_DATA_CHANGED: 23,
   /** Event: a watched folder's children changed. */
   EV_CHILDREN_CHANGED: 24,
-  /** Event: one child read by GET_MANY. path = the child, value = its data, error = the call's code. */
-  EV_NODE_DATA: 25,
+  /** Event: a child of a subscribed folder is a good node; upsert it. See node-change.ts for the fields. */
+  EV_NODE_SET: 26,
+  /** Event: a child of a subscribed folder is gone. path = the child. */
+  EV_NODE_DEL: 27,
+  /** Event: a child's data is unusable. path = the child, errName = the PeerDataReason, result = why. */
+  EV_NODE_BAD: 28,
+  /**
+   * Event: following a subscribed folder failed (a list or read error other than a missing node); its watches
+   * may be gone. path = the folder, errName, result = the error. The main side resyncs it with backoff.
+   */
+  EV_SUB_FAILED: 29,
 } as const;
 
 /** What EV_SESSION's value says. CONNECTING carries the attempt and the last error in errName. */

@@ -1,15 +1,27 @@
 /**
- * The Bio handler that runs ZooKeeper on the bio thread: one ZkSession, one task at a time, each call awaited
- * ("blocking-style"). Watch and session events go into the ack stream through ctx.emit, in the order the
- * session reports them, so the main side sees events and results in ZooKeeper's order. Task codes: commands.ts.
+ * The Bio handler that runs ZooKeeper on the bio thread: one ZkSession, one task at a time, each awaited in turn
+ * ("blocking-style"). Task codes: commands.ts.
+ *
+ * The flow as built:
+ * - tasks from the main side: CONNECT, REGISTER, SUBSCRIBE (a type folder: follow it and resync it),
+ *   SET_DATA (the payload report); one ack each;
+ * - watch events on subscribed folders and their children (one persistent recursive watch per folder, or
+ *   one-shot watches on servers before 3.6) go to the subscriptions recipe (subscriptions.ts), which has its
+ *   own FIFO job queue: it lists, diffs, reads with pipelined calls, parses, checks, computes ring points, and
+ *   emits finished node changes (EV_NODE_SET / DEL / BAD) into the ack stream; a SUBSCRIBE task waits for its
+ *   resync job, so its changes precede its ack;
+ * - session events, and watch events the recipe does not own or that concern the own node (REGISTER leaves a
+ *   data watch on it), go into the ack stream at once, as the session reports them.
+ * Everything reaches the main side through ctx.emit and the task acks, one FIFO stream, in that order.
  */
 import type { BioHandler, BioHandlerContext } from '../bio/protocol.js';
 import { type BioRecord, newRecord } from '../ring/codec.js';
 import { aclsForAuth } from './acl.js';
 import { Cmd, type SessionEvent } from './commands.js';
-import { ZBADARGUMENTS, ZCONNECTIONLOSS, ZkError, ZNONODE, zkErrorCode } from './errors.js';
+import { ZBADARGUMENTS, ZCONNECTIONLOSS, ZkError, zkErrorCode } from './errors.js';
 import { registerOwnNode } from './registration.js';
 import { type ZkEvent, ZkSession } from './session.js';
+import { Subscriptions } from './subscriptions.js';
 
 /** What ZkClient hands the handler (structured-cloned into the worker). */
 export interface ZkHandlerOptions {
@@ -19,6 +31,14 @@ export interface ZkHandlerOptions {
   callTimeoutMs: number;
   /** "user:password" for digest auth, or null. */
   auth: string | null;
+  /** The table's points per ring member: the subscriptions compute ring points with it. */
+  vnodeCount: number;
+  /** Peer data larger than this is bad data. */
+  maxNodeBytes: number;
+  /** Ring points larger than this are left to the main side (a record must fit in half the ack ring). */
+  maxPointBytes: number;
+  /** Follow subscribed folders with persistent recursive watches where the server has them. */
+  persistentWatches: boolean;
 }
 
 const SESSION_EVENTS: Record<string, SessionEvent> = {
@@ -36,6 +56,8 @@ const WATCH_EVENTS = {
   dataChanged: Cmd.EV_DATA_CHANGED,
   childrenChanged: Cmd.EV_CHILDREN_CHANGED,
 } as const;
+/** ZooKeeper's sequential suffix: 10 digits. */
+const SEQUENCE_DIGITS = 10;
 /** How often a connect that waits for ZooKeeper checks whether the Bio is stopping. */
 const STOP_POLL_MS = 50;
 
@@ -44,6 +66,14 @@ export default function createZkHandler(ctx: BioHandlerContext): BioHandler {
   const auth = opts.auth ?? undefined;
   const acl = aclsForAuth(auth);
   let session: ZkSession | null = null;
+  /**
+   * The own node's name prefix, from the first REGISTER: events of `prefix + sequence` go to the main side's
+   * registration even when a subscription follows the folder too. Set before the watch is armed, so that no
+   * event of it can come first.
+   */
+  let ownPrefix: string | null = null;
+  const isOwn = (path: string) =>
+    ownPrefix !== null && path.length === ownPrefix.length + SEQUENCE_DIGITS && path.startsWith(ownPrefix);
 
   const emit = (cmd: number, path: string, value = '', result = '', errName = '', error = 0) => {
     const r = newRecord(cmd, path, value);
@@ -54,8 +84,9 @@ export default function createZkHandler(ctx: BioHandlerContext): BioHandler {
   };
 
   const onEvent = (e: ZkEvent) => {
-    if (e.type === 'watch') emit(WATCH_EVENTS[e.kind], e.path);
-    else if (e.type === 'state') emit(Cmd.EV_SESSION, '', SESSION_EVENTS[e.state], e.sessionId);
+    if (e.type === 'watch') {
+      if (!subscriptions.onWatch(e.kind, e.path) || isOwn(e.path)) emit(WATCH_EVENTS[e.kind], e.path);
+    } else if (e.type === 'state') emit(Cmd.EV_SESSION, '', SESSION_EVENTS[e.state], e.sessionId);
     else {
       const retry = e.retryInMs === null ? 'giving up' : `retry in ${e.retryInMs} ms`;
       emit(Cmd.EV_SESSION, '', 'CONNECTING', '', `attempt ${e.attempt} failed (${e.message}); ${retry}`);
@@ -66,6 +97,16 @@ export default function createZkHandler(ctx: BioHandlerContext): BioHandler {
     if (!session) throw new ZkError(ZCONNECTIONLOSS, 'no ZooKeeper session');
     return session;
   };
+
+  const subscriptions = new Subscriptions({
+    session: live,
+    emit: (r) => ctx.emit(r),
+    isStopping: () => ctx.isStopping(),
+    vnodeCount: opts.vnodeCount,
+    maxNodeBytes: opts.maxNodeBytes,
+    maxPointBytes: opts.maxPointBytes,
+    persistentWatches: opts.persistentWatches,
+  });
 
   async function connect(task: BioRecord): Promise<void> {
     if (session && !session.dead && session.state !== 'idle') {
@@ -100,43 +141,12 @@ export default function createZkHandler(ctx: BioHandlerContext): BioHandler {
     const [payloadFolder, payload, knownPath, stale] = task.values;
     const fields = JSON.parse(task.value) as Record<string, unknown>;
     const staleSessions = stale ? stale.split(',') : [];
+    ownPrefix = task.path;
     const spec = { prefix: task.path, fields, payloadFolder, payload, knownPath, staleSessions };
     const { path, repairs } = await registerOwnNode(live(), acl, spec);
     task.result = path;
     task.value = '';
     task.values = repairs;
-  }
-
-  async function list(task: BioRecord): Promise<void> {
-    const s = live();
-    // A folder that is missing gets an exists watch, so its creation is seen (kimserver never saw it).
-    // If it appears between the two calls, exists finds it and the listing is tried again.
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        task.values = (await s.getChildren(task.path, true)).children;
-        return;
-      } catch (err) {
-        if (zkErrorCode(err).code !== ZNONODE) throw err;
-        if ((await s.exists(task.path, true)) === null) throw err;
-      }
-    }
-  }
-
-  /** Reads every named child with a data watch, all requests in flight at once, and emits each in order. */
-  async function getMany(task: BioRecord): Promise<void> {
-    const s = live();
-    const reads = task.values.map((name) => {
-      const path = `${task.path}/${name}`;
-      return s.get(path, true).then(
-        (r) => ({ path, data: r.data, code: 0, name: '' }),
-        (err: unknown) => ({ path, data: '', ...zkErrorCode(err) }),
-      );
-    });
-    for (const read of reads) {
-      const r = await read;
-      emit(Cmd.EV_NODE_DATA, r.path, r.data, '', r.name, r.code);
-    }
-    task.values = [];
   }
 
   return {
@@ -147,10 +157,9 @@ export default function createZkHandler(ctx: BioHandlerContext): BioHandler {
             return await connect(task);
           case Cmd.REGISTER:
             return await register(task);
-          case Cmd.LIST:
-            return await list(task);
-          case Cmd.GET_MANY:
-            return await getMany(task);
+          case Cmd.SUBSCRIBE:
+            task.values = await subscriptions.subscribe(task.value, task.path);
+            return;
           case Cmd.SET_DATA:
             await live().set(task.path, task.value);
             return;
@@ -165,6 +174,7 @@ export default function createZkHandler(ctx: BioHandlerContext): BioHandler {
       }
     },
     async close() {
+      subscriptions.close();
       await session?.close();
       session = null;
     },

@@ -33,11 +33,19 @@ interface ConnectionManager {
   removeListener(event: 'state', listener: (state: number) => void): void;
 }
 
+interface JuteRequest {
+  header: { type: number };
+  toBuffer(): Buffer;
+}
 interface Jute {
   XID_PING: number;
-  OP_CODES: { PING: number };
-  Request: new (header: unknown, payload: unknown) => unknown;
-  protocol: { RequestHeader: new (xid: number, type: number) => unknown };
+  OP_CODES: { PING: number; DELETE: number };
+  Request: new (header: unknown, payload: unknown) => JuteRequest;
+  protocol: {
+    RequestHeader: new (xid?: number, type?: number) => { type: number };
+    // addWatch's request is {ustring path, int mode}: CheckVersionRequest {ustring path, int version} on the wire.
+    CheckVersionRequest: new () => { path: string; version: number };
+  };
 }
 
 const JUTE_PATH = 'node-zookeeper-client/lib/jute/index.js';
@@ -94,8 +102,11 @@ function missingParts(client: Client): string[] {
     const jute = requireCjs(JUTE_PATH) as Partial<Jute>;
     if (typeof jute.XID_PING !== 'number' || typeof jute.OP_CODES?.PING !== 'number')
       missing.push('jute XID_PING and OP_CODES.PING');
+    if (typeof jute.OP_CODES?.DELETE !== 'number') missing.push('jute OP_CODES.DELETE');
     if (typeof jute.Request !== 'function' || typeof jute.protocol?.RequestHeader !== 'function')
       missing.push('jute Request and protocol.RequestHeader');
+    if (typeof jute.protocol?.CheckVersionRequest !== 'function')
+      missing.push('jute protocol.CheckVersionRequest');
   } catch {
     missing.push(JUTE_PATH);
   }
@@ -297,4 +308,70 @@ async function destroySocket(socket: Socket | undefined): Promise<void> {
     timer = setTimeout(resolve, 200);
   });
   clearTimeout(timer);
+}
+
+// ---- Persistent recursive watches (ZooKeeper 3.6+, used by the subscriptions; kept apart from the rest) ----
+//
+// The library has no addWatch (opcode 106), and two things in it stand in the way:
+// - a reply to an opcode it does not know is treated as a broken stream (it destroys the socket), so the
+//   request goes out as addWatch and its reply is read as a delete's: a header with no body, which is
+//   exactly what addWatch's reply is;
+// - a notification is only handed to watchers it registered itself, one-shot, for the exact path, so a
+//   persistent watch's events (any path below the watched one) would be dropped. Every notification is shown
+//   to `onNotification` first, then to the library as before.
+// The library's SetWatches after a reconnect knows nothing of these watches: the caller adds them again.
+
+const OP_ADD_WATCH = 106;
+const ADD_WATCH_MODE_PERSISTENT_RECURSIVE = 1;
+
+interface Notifying {
+  connectionManager: {
+    queue(request: JuteRequest, callback: (err: unknown) => void): void;
+    watcherManager: { emit(event: { type: number; path: string }): void };
+  };
+}
+
+const hooked = new WeakSet<Client>();
+
+/** Sends addWatch(path, PERSISTENT_RECURSIVE); `done` gets the server's error (ZUNIMPLEMENTED before 3.6). */
+export function addPersistentRecursiveWatch(
+  client: Client,
+  path: string,
+  done: (err: unknown) => void,
+): void {
+  const jute = requireCjs(JUTE_PATH) as Jute;
+  const header = new jute.protocol.RequestHeader();
+  const payload = new jute.protocol.CheckVersionRequest();
+  payload.path = path;
+  payload.version = ADD_WATCH_MODE_PERSISTENT_RECURSIVE;
+  const request = new jute.Request(header, payload);
+  header.type = jute.OP_CODES.DELETE;
+  const toBuffer = request.toBuffer;
+  request.toBuffer = function (this: JuteRequest) {
+    header.type = OP_ADD_WATCH;
+    try {
+      return toBuffer.call(this);
+    } finally {
+      header.type = jute.OP_CODES.DELETE;
+    }
+  };
+  (client as unknown as Notifying).connectionManager.queue(request, done);
+}
+
+/**
+ * Shows every watch notification the client receives to `onNotification` (event type code as in
+ * zookeeper.Event, path), synchronously and before the library's own watchers. Once per client.
+ */
+export function onEveryNotification(
+  client: Client,
+  onNotification: (type: number, path: string) => void,
+): void {
+  if (hooked.has(client)) return;
+  hooked.add(client);
+  const manager = (client as unknown as Notifying).connectionManager.watcherManager;
+  const emit = manager.emit;
+  manager.emit = function (this: unknown, event) {
+    onNotification(event.type, event.path);
+    emit.call(this, event);
+  };
 }

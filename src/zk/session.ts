@@ -24,12 +24,14 @@ import {
 } from './errors.js';
 import { LivenessWatchdog } from './liveness.js';
 import {
+  addPersistentRecursiveWatch,
   assertLibraryShape,
   closeHard,
   dropConnection,
   hasOpenSocket,
   instrumentClient,
   linkUp,
+  onEveryNotification,
   sendPing,
   serverCount,
 } from './nzk-internals.js';
@@ -523,6 +525,24 @@ export class ZkSession {
       else c.getChildren(path, cb);
     });
   }
+
+  /**
+   * A persistent recursive watch on `path` (ZooKeeper 3.6+ addWatch): until the connection drops, every node
+   * created, deleted or changed at or below `path` is reported to `onEvent`, synchronously from the socket like
+   * any watch event (childrenChanged is never reported: a recursive watch does not send it). Rejects with
+   * ZUNIMPLEMENTED on an older server. A reconnect loses the watch: add it again.
+   */
+  addPersistentWatch(path: string, onEvent: (kind: ZkWatchKind, path: string) => void): Promise<void> {
+    return this.call<void>('addWatch', path, (c, done) => {
+      onEveryNotification(c, (type, at) => {
+        for (const [root, fn] of this.persistentWatches)
+          if (at === root || at.startsWith(`${root}/`)) fn(WATCH_KINDS[type], at);
+      });
+      this.persistentWatches.set(path, onEvent);
+      addPersistentRecursiveWatch(c, path, (err) => done(err));
+    });
+  }
+  private readonly persistentWatches = new Map<string, (kind: ZkWatchKind, path: string) => void>();
 
   /** The stat, or null when the node does not exist; `watch` arms a watch that fires on create, change or delete. */
   exists(path: string, watch = false): Promise<ZkStat | null> {

@@ -11,9 +11,8 @@ import type { ZkClient } from '../../src/discovery/zk_client.js';
 import { QueueFullError } from '../../src/errors.js';
 import type { BioRecord } from '../../src/ring/codec.js';
 import { Cmd } from '../../src/zk/commands.js';
-import type { ZkHandlerOptions } from '../../src/zk/handler.js';
 import { connectPeer, eventually, type PeerClient, peerJson } from '../support/peer-client.js';
-import { Clients, gateConfig } from '../support/zk-client.js';
+import { Clients, gateConfig, handlerOptions } from '../support/zk-client.js';
 import { startZk, type ZkHandle } from '../support/zk-server.js';
 
 const HANDLER = new URL('../../src/zk/handler.js', import.meta.url);
@@ -73,13 +72,7 @@ test('bio thread killed mid-task under the ZooKeeper handler: a full ring refuse
   const expected = await createPeers('crash', 200);
   const names = [...expected.keys()].map((p) => p.slice(LOGIC.length + 1));
   const acks: BioRecord[] = [];
-  const options: ZkHandlerOptions = {
-    servers: zk.connectString,
-    sessionTimeoutMs: SESSION_TIMEOUT_MS,
-    connectTimeoutMs: 5000,
-    callTimeoutMs: 5000,
-    auth: null,
-  };
+  const options = handlerOptions(zk.connectString, SESSION_TIMEOUT_MS);
   const bio = new Bio({
     handler: HANDLER,
     handlerOptions: options,
@@ -95,12 +88,13 @@ test('bio thread killed mid-task under the ZooKeeper handler: a full ring refuse
     const firstSession = acks.find((a) => a.id === connect)?.result;
     assert.match(firstSession ?? '', /^[0-9a-f]{16}$/);
 
-    // Each task reads all 200 peers (about 4 KB of names): a few fill the 16 KiB ring.
+    // Each task resyncs the folder, reading all 200 peers; tasks of 4 KB each (padding in values, which
+    // SUBSCRIBE ignores) fill the 16 KiB ring after a few.
     const ids = [connect];
     let refused: unknown;
     for (let i = 0; i < 100 && refused === undefined; i++) {
       try {
-        ids.push(bio.addCmdTask(Cmd.GET_MANY, LOGIC, '', names));
+        ids.push(bio.addCmdTask(Cmd.SUBSCRIBE, LOGIC, 'logic', names));
       } catch (err) {
         refused = err;
       }
@@ -108,7 +102,7 @@ test('bio thread killed mid-task under the ZooKeeper handler: a full ring refuse
     assert.ok(refused instanceof QueueFullError, 'the caller is told the ring is full');
     assert.ok(ids.length >= 3, `${ids.length - 1} reads queued`);
 
-    await eventually('the first read in flight', () => acks.some((a) => a.cmd === Cmd.EV_NODE_DATA), 5000);
+    await eventually('the first read in flight', () => acks.some((a) => a.cmd === Cmd.EV_NODE_SET), 5000);
     const crashed = once(bio, 'crash');
     const restarted = once(bio, 'restart');
     await bio.terminateWorkerForTesting();
@@ -135,7 +129,7 @@ test('bio thread killed mid-task under the ZooKeeper handler: a full ring refuse
     await eventually('a new session on the new thread', acked(again), 10_000);
     const secondSession = acks.find((a) => a.id === again)?.result;
     assert.ok(secondSession && secondSession !== firstSession, 'the dead thread took its session with it');
-    const list = bio.addCmdTask(Cmd.LIST, LOGIC);
+    const list = bio.addCmdTask(Cmd.SUBSCRIBE, LOGIC, 'logic');
     await eventually('the new thread serves', acked(list), 5000);
     assert.equal(acks.find((a) => a.id === list)?.values.length, 200);
   } finally {
@@ -209,10 +203,22 @@ test('ZkClient through a bio-thread crash: new session, the old registration del
 });
 
 test('full task ring: ZkClient retries its own tasks (QueueFullError counted), nothing is dropped', async () => {
-  // 4 KiB holds about 30 one-child reads; 300 peers joining, then all changing at once, queue far more.
+  // Peers' changes cost no task any more (the bio thread follows the folders), so the tasks that fill the ring
+  // are the client's own: a SUBSCRIBE per type on connect. 4 KiB holds about 30 of these 120 types' tasks.
+  const types = ['logic', ...Array.from({ length: 119 }, (_, i) => `extra-type-with-a-long-name-${i}`)];
   const client = await clients.start(
-    gateConfig(zk.connectString, { bio: { task_ring_bytes: 4096 } }, { session_timeout: SESSION_TIMEOUT_MS }),
+    gateConfig(
+      zk.connectString,
+      { bio: { task_ring_bytes: 4096 } },
+      {
+        session_timeout: SESSION_TIMEOUT_MS,
+        nodes: { root: '/kimserver/nodes', subscribe_node_type: types },
+      },
+    ),
   );
+  const refused = Number(/^zkbio_queue_full_total (\d+)/m.exec(await client.metrics.render())?.[1]);
+  assert.ok(refused > 0, 'the ring did fill up');
+  // ready() resolved: every one of the 120 SUBSCRIBE tasks was queued in the end and acked.
   const expected = await createPeers('qfull', 300);
   await eventually('300 joined peers in the table', () => sameTable(client, expected), 15_000);
   await Promise.all(
@@ -222,9 +228,6 @@ test('full task ring: ZkClient retries its own tasks (QueueFullError counted), n
     }),
   );
   await eventually('300 changes applied', () => sameTable(client, expected), 15_000);
-  const metrics = await client.metrics.render();
-  const refused = Number(/^zkbio_queue_full_total (\d+)/m.exec(metrics)?.[1]);
-  assert.ok(refused > 0, 'the ring did fill up');
   await client.stop();
   await removeAll(expected.keys());
 });

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { parseConfig, type ZkbioConfig } from '../../src/discovery/config.js';
 import { ZkClient, type ZkClientOptions } from '../../src/discovery/zk_client.js';
 import { createLogger, type LogLevel } from '../../src/log.js';
+import type { ZkHandlerOptions } from '../../src/zk/handler.js';
 
 /** A gate node at 127.0.0.1:3355 subscribing to gate and logic; `extra` and `zookeeper` override fields. */
 export function gateConfig(
@@ -28,6 +29,25 @@ export function gateConfig(
       ...zookeeper,
     },
   });
+}
+
+/** Options for the ZooKeeper handler run without a ZkClient (a Bio of its own, or in-process). */
+export function handlerOptions(
+  servers: string,
+  sessionTimeoutMs = 4000,
+  persistentWatches = true,
+): ZkHandlerOptions {
+  return {
+    servers,
+    sessionTimeoutMs,
+    connectTimeoutMs: 5000,
+    callTimeoutMs: 5000,
+    auth: null,
+    vnodeCount: 200,
+    maxNodeBytes: 65536,
+    maxPointBytes: 1 << 20,
+    persistentWatches,
+  };
 }
 
 /** Starts ZkClients and stops them all in after(). */

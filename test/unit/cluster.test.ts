@@ -6,10 +6,13 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import pino from 'pino';
 import { applyMessage } from '../../src/cluster/apply.js';
 import { TableFeed } from '../../src/cluster/feed.js';
 import type { Link } from '../../src/cluster/outbox.js';
+import { decodePoints, encodePoints } from '../../src/cluster/points.js';
 import type {
+  AddMessage,
   ClusterStatus,
   PrimaryMessage,
   SnapshotMessage,
@@ -18,6 +21,7 @@ import type {
 import { isClusterMessage } from '../../src/cluster/protocol.js';
 import { Replica } from '../../src/cluster/replica.js';
 import { Nodes } from '../../src/nodes/table.js';
+import { memberId, vnodePoints } from '../../src/nodes/vnodes.js';
 import {
   applyOp,
   type ChurnOp,
@@ -378,4 +382,105 @@ test('replica events match the primary table changes', () => {
   assert.deepEqual(seen, expected);
   h.replica!.close();
   h.feed.close();
+});
+
+test("a replica's event listener that throws never aborts its update, a delta's or a snapshot's", () => {
+  const primary = new Nodes();
+  const feed = new TableFeed(primary, () => ({ state: 'CONNECTED', self: null, healthy: true }));
+  const down: PrimaryMessage[] = [];
+  const up: SyncMessage[] = [];
+  const link: Link = {
+    send: (msg, done) => {
+      down.push(wire(msg));
+      queueMicrotask(() => done(null));
+      return true;
+    },
+  };
+  const channel = Object.assign(new EventEmitter(), { send: (msg: SyncMessage) => up.push(wire(msg)) });
+  feed.receive(link, { zkbio: 1, kind: 'SYNC', version: null });
+  const replica = new Replica(down.shift() as SnapshotMessage, channel, {
+    retryMs: 60_000,
+    logger: pino({ level: 'silent' }),
+  });
+  const seen: string[] = [];
+  for (const event of ['added', 'removed'] as const) {
+    replica.on(event, () => {
+      throw new Error(`a listener that throws on ${event}`);
+    });
+    replica.on(event, (n) => seen.push(`${event} ${n.path}`));
+  }
+  const deliver = () => {
+    for (const msg of down.splice(0)) assert.doesNotThrow(() => channel.emit('message', msg));
+  };
+
+  const a = {
+    path: '/kimserver/nodes/logic/a',
+    type: 'logic',
+    host: '10.0.0.1',
+    port: 4000,
+    worker_cnt: 2,
+    active_time: 1,
+  };
+  primary.upsert(a);
+  deliver();
+  assert.equal(replica.nodes.version, primary.version, 'the delta applied');
+  assert.ok(replica.nodes.get(a.path));
+
+  // clear() in the primary makes the next message a snapshot, whose restore reports the removal.
+  primary.clear();
+  deliver();
+  assert.equal(replica.nodes.version, primary.version, 'the snapshot applied');
+  assert.equal(replica.nodes.get(a.path), undefined);
+  assert.deepEqual(up, [], 'no gap, so no SYNC');
+  assert.deepEqual(seen, [`added ${a.path}`, `removed ${a.path}`], 'the other listeners ran');
+  assert.equal(replica.listenerErrors, 2);
+  replica.close();
+  feed.close();
+});
+
+test("ADD and SNAPSHOT carry the primary's ring points, and the replica applies them without computing its own", () => {
+  const node = {
+    path: '/kimserver/nodes/logic/p',
+    type: 'logic',
+    host: '10.0.0.2',
+    port: 4100,
+    worker_cnt: 2,
+    active_time: 1,
+  };
+  const primary = new Nodes();
+  const feed = new TableFeed(primary, () => ({ state: 'CONNECTED', self: null, healthy: true }));
+  const down: PrimaryMessage[] = [];
+  feed.receive({ send: (msg) => down.push(wire(msg)) > 0 }, { zkbio: 1, kind: 'SYNC', version: null });
+  primary.upsert(node);
+  const [, add] = down as [SnapshotMessage, AddMessage];
+  assert.equal(add.kind, 'ADD');
+  // The table may keep a member's points sorted; the ring is the same set either way.
+  const sorted = (pts: readonly Uint32Array[] | undefined) => pts?.map((p) => p.slice().sort());
+  const sent = decodePoints(add.points, 2);
+  const md5 = [1, 2].map((i) => vnodePoints(memberId(node.host, node.port, i), 200));
+  assert.deepEqual(sorted(sent), sorted(md5));
+
+  // Points that differ from what MD5 gives (another member's), but of the right shape: the replica's ring
+  // follows them, so it used what it was sent.
+  const other = [1, 2].map((i) => vnodePoints(memberId('10.9.9.9', 1, i), 200));
+  const forged: AddMessage = { ...add, points: encodePoints(other) };
+  const viaAdd = new Nodes();
+  assert.equal(applyMessage(viaAdd, { ...wire(down[0]), kind: 'SNAPSHOT' } as SnapshotMessage), 'applied');
+  assert.equal(applyMessage(viaAdd, forged), 'applied');
+  const hit = other[0][0];
+  assert.equal(viaAdd.getNodeByHash('logic', hit)?.workerIndex, 1);
+  assert.deepEqual(sorted(viaAdd.memberPoints(node.path)), sorted(other));
+
+  const snap = feed.snapshot();
+  assert.deepEqual(decodePoints(snap.points?.[0], 2), sent);
+  const viaSnapshot = new Nodes();
+  const forgedSnap = wire({ ...snap, points: [encodePoints(other) ?? null] });
+  assert.equal(applyMessage(viaSnapshot, forgedSnap), 'applied');
+  assert.deepEqual(sorted(viaSnapshot.memberPoints(node.path)), sorted(other));
+  // Points of the wrong shape in a snapshot are not used: the replica computes them.
+  const badSnap = wire({ ...snap, points: [Buffer.alloc(8).toString('base64')] });
+  const computed = new Nodes();
+  assert.equal(applyMessage(computed, badSnap), 'applied');
+  assert.deepEqual(sorted(computed.memberPoints(node.path)), sorted(sent));
+  feed.close();
 });

@@ -90,6 +90,7 @@ describe('parseConfig accepts', () => {
       callTimeoutMs: 10000,
       payloadIntervalMs: 1000,
       maxNodeBytes: 65536,
+      persistentWatches: true,
       auth: null,
       logLevel: 'info',
     });
