@@ -108,12 +108,17 @@ async function storm(variant: Variant, run: Run, root: string): Promise<Storm> {
     const seen = new Observed();
     const unlisten = observer.listen(seen.listeners);
     try {
-      const m = await measured(run.floor, observer.threads, COMMAND_MS, async () => {
-        await fleet.step('join', 0, COMMAND_MS);
-        await seen.waitCount('join', STORM_PEERS, CATCH_UP_MS);
-        await fleet.step('leave', 0, COMMAND_MS);
-        await seen.waitCount('leave', STORM_PEERS, CATCH_UP_MS);
-      });
+      const m = await measured(
+        run.floor,
+        () => observer.threads,
+        COMMAND_MS,
+        async () => {
+          await fleet.step('join', 0, COMMAND_MS);
+          await seen.waitCount('join', STORM_PEERS, CATCH_UP_MS);
+          await fleet.step('leave', 0, COMMAND_MS);
+          await seen.waitCount('leave', STORM_PEERS, CATCH_UP_MS);
+        },
+      );
       return {
         ...m.eld,
         peers: STORM_PEERS,

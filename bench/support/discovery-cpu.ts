@@ -36,27 +36,23 @@ function threadNs(tid: number): number | undefined {
   }
 }
 
-function sumNs(tids: readonly number[]): number | undefined {
-  let sum: number | undefined;
-  for (const tid of tids) {
-    const ns = threadNs(tid);
-    if (ns !== undefined) sum = (sum ?? 0) + ns;
-  }
-  return sum;
-}
-
 /** Starts counting; the returned function stops and gives the CPU used since. */
-export function cpuWindow(clientThreads: readonly number[]): () => Cpu {
+export function cpuWindow(clientThreads: () => readonly number[]): () => Cpu {
   const proc = process.cpuUsage();
   const main = threadNs(process.pid);
-  const bio = sumNs(clientThreads);
+  // A client thread not known yet when the window starts (zkbio's, while its start() runs) counts from its birth.
+  const before = new Map(clientThreads().map((tid) => [tid, threadNs(tid) ?? 0]));
   return () => {
     const used = process.cpuUsage(proc);
     const out: Cpu = { cpu_ms: round((used.user + used.system) / 1000) };
     const mainNow = threadNs(process.pid);
     if (main !== undefined && mainNow !== undefined) out.cpu_main_ms = round((mainNow - main) / 1e6);
-    const bioNow = sumNs(clientThreads);
-    if (bio !== undefined && bioNow !== undefined) out.cpu_bio_ms = round((bioNow - bio) / 1e6);
+    let bio: number | undefined;
+    for (const tid of clientThreads()) {
+      const ns = threadNs(tid);
+      if (ns !== undefined) bio = (bio ?? 0) + ns - (before.get(tid) ?? 0);
+    }
+    if (bio !== undefined) out.cpu_bio_ms = round(bio / 1e6);
     return out;
   };
 }

@@ -37,7 +37,7 @@ export interface NativeBinding {
 }
 
 const DIR = fileURLToPath(new URL('../../../bench/native/', import.meta.url));
-/** Node's headers as Debian's nodejs-dev installs them: node-gyp builds against these instead of downloading. */
+/** Where this machine's Node keeps its headers (include/node): node-gyp builds against them instead of downloading. */
 const SYSTEM_NODEDIR = '/usr';
 const INSTALL_TIMEOUT_MS = 300_000;
 

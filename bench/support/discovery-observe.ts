@@ -141,12 +141,12 @@ export interface Measured<T> {
 }
 
 /**
- * Runs `run` with this loop's delay, the floor's and the CPU (`threads`: the client's own, counted apart)
- * sampled from just before it starts until it ends.
+ * Runs `run` with this loop's delay, the floor's and the CPU (`threads`: the client's own, counted apart, read
+ * at both ends) sampled from just before it starts until it ends.
  */
 export async function measured<T>(
   floor: FloorProbe,
-  threads: readonly number[],
+  threads: () => readonly number[],
   timeoutMs: number,
   run: () => Promise<T>,
 ): Promise<Measured<T>> {

@@ -1,8 +1,9 @@
 /**
  * bench/discovery's large scenarios, on one set of thousands of peers registered once (split over a few peer
  * processes) and every client in turn:
- *   sync5k  a node starting while the peers are registered: from just before its start() until it has emitted
- *           'added' for every one of them; this loop's delay, the floor's and the CPU over that time
+ *   sync5k  a node starting while the peers are registered: from just before its start() (its constructor runs
+ *           before, untimed) until it has emitted 'added' for every one of them; this loop's delay, the
+ *           floor's and the CPU over that time
  *   mass    half the peers closing their sessions at once, then a quarter (new sessions, connected first)
  *           creating their nodes at once: from just before the first peer's call until the observer's last
  *           event of the step
@@ -21,6 +22,7 @@ export interface Sync {
   floor_eld_p99_ms: number;
   cpu_ms: number;
   cpu_main_ms?: number;
+  cpu_bio_ms?: number;
 }
 export interface Mass {
   /** Half the peers leaving at once: until the last 'removed'. */
@@ -76,21 +78,31 @@ export async function syncAndMass(
   try {
     const seen = new Observed();
     const unlisten = observer.listen(seen.listeners);
-    const sync: Measured<number> = await measured(floor, [], b.commandMs, async () => {
-      const started = monoNow();
-      await observer.start();
-      await Promise.all([observer.ready(b.catchUpMs), seen.waitCount('join', peers, b.catchUpMs)]);
-      return seen.lastAt('join') - started;
-    });
+    const sync: Measured<number> = await measured(
+      floor,
+      () => observer.threads,
+      b.commandMs,
+      async () => {
+        const started = monoNow();
+        await observer.start();
+        await Promise.all([observer.ready(b.catchUpMs), seen.waitCount('join', peers, b.catchUpMs)]);
+        return seen.lastAt('join') - started;
+      },
+    );
     unlisten();
     const left = Math.floor(peers / 2);
     const rejoined = Math.floor(peers / 4);
-    const mass = await measured(floor, observer.threads, b.commandMs, async () => {
-      const leave_ms = await massStep(fleet, observer, 'leave', left, b);
-      await fleet.connect(rejoined, b.commandMs);
-      const rejoin_ms = await massStep(fleet, observer, 'join', rejoined, b);
-      return { leave_ms, rejoin_ms };
-    });
+    const mass = await measured(
+      floor,
+      () => observer.threads,
+      b.commandMs,
+      async () => {
+        const leave_ms = await massStep(fleet, observer, 'leave', left, b);
+        await fleet.connect(rejoined, b.commandMs);
+        const rejoin_ms = await massStep(fleet, observer, 'join', rejoined, b);
+        return { leave_ms, rejoin_ms };
+      },
+    );
     return {
       sync5k: {
         sync_ms: round(sync.value),
