@@ -1,131 +1,100 @@
 /**
- * `npm run bench -- discovery [--quick]`: zkbio's ZkClient against plain node-zookeeper-client on the main
- * thread (bench/support/discovery-main-client.ts), on one loopback ZooKeeper started for the run.
+ * `npm run bench -- discovery [--quick] [--variants=zkbio,native,...]`: zkbio's ZkClient against the obvious
+ * alternatives on the main thread, node-zookeeper-client (`mainThreadClient`) and the native C binding
+ * (`native`, built on demand into bench/native, skipped with the reason when it cannot be built), on one
+ * loopback ZooKeeper started for the run. Every client feeds zkbio's Nodes table.
  *
  * Convergence: 100 peers, each its own session, join ~10 ms apart, then change their data, then leave (graceful
  * close), ~10 ms apart each time. Each sample is the observer's 'added' / 'changed' / 'removed' event minus the
- * moment the peer's own call completed (see discovery-peers.ts). The full run repeats this ROUNDS times, on
- * fresh sessions and a fresh observer each time, for a p99 that is more than the second-worst sample.
+ * moment just before the peer's call (create, setData, close; see discovery-peers.ts). The full run repeats this
+ * ROUNDS times, on fresh sessions and a fresh observer each time, for a p99 that is more than the second-worst
+ * sample.
  *
  * Storm: 1,000 peers create their nodes all at once, and once the observer holds all of them, close their
- * sessions all at once; the main loop's delay is monitorEventLoopDelay at 1 ms resolution over the whole
- * storm. The histogram holds the time between its 1 ms timer's runs, so an idle loop reads about 1.1 ms;
- * the table shows that idle figure, taken with the observer connected just before the storm.
+ * sessions all at once. Over the whole storm: the main loop's delay (monitorEventLoopDelay at 1 ms resolution),
+ * the observer process's CPU (main thread and zkbio's bio thread apart, discovery-cpu.ts), and the floor: the
+ * same delay histogram in an idle Node process beside it (discovery-floor.ts). No client can beat the floor.
  *
- * The peers run in a forked process for every phase, not only the storm: in this process their sockets,
- * pings and callbacks would share the loop with the observer, so a convergence sample would include the
- * peers' own work, and the peers' timestamps would wait behind the observer's. The two processes share one
- * clock: monoNow() is CLOCK_MONOTONIC, which is machine-wide. The cost is an IPC message per command.
+ * sync5k and mass (discovery-sync.ts): 5,000 peers registered before a client starts; then half of them leave
+ * at once and a quarter join again.
+ *
+ * The peers run in forked processes for every phase: in this process their sockets, pings and callbacks would
+ * share the loop with the observer, so a sample would include the peers' own work, and the peers' timestamps
+ * would wait behind the observer's. All processes share one clock: monoNow() is CLOCK_MONOTONIC, machine-wide.
  */
-
+import { readFile } from 'node:fs/promises';
 import { startZk } from '../src/cli/zk_server.js';
-import { parseConfig } from '../src/discovery/config.js';
-import { ZkClient } from '../src/discovery/zk_client.js';
-import { createLogger } from '../src/log.js';
 import type { Bench } from './index.js';
-import { PeerFleet } from './support/discovery-fleet.js';
-import { MainThreadClient } from './support/discovery-main-client.js';
-import {
-  type Convergence,
-  type DiscoveryListeners,
-  Observed,
-  type Storm,
-  stormWindow,
-} from './support/discovery-observe.js';
+import { FloorProbe, PeerFleet } from './support/discovery-fleet.js';
+import { loadNative, type NativeBinding } from './support/discovery-native.js';
+import { type Convergence, measured, Observed } from './support/discovery-observe.js';
+import { createObserver, type Observer, TYPE, type Variant } from './support/discovery-observers.js';
+import { type Results, type Storm, table, targets } from './support/discovery-report.js';
+import { refill, syncAndMass } from './support/discovery-sync.js';
 
 const PEERS = 100;
 const STORM_PEERS = 1000;
+const SYNC_PEERS = 5000;
+/** --quick's sync set: 5,000 sessions take too long to connect for its 50 s, on this 2-core machine. */
+const QUICK_SYNC_PEERS = 1000;
+/** Peer processes for the sync set: 1,000 sessions each, as in the storm. */
+const SYNC_PROCESSES = 5;
 const GAP_MS = 10;
+const WARMUP_GAP_MS = 2;
 const FULL_ROUNDS = 3;
-const TYPE = 'peer';
-/** Bounds: the peers' commands (1,000 sessions connect in a few seconds here) and the observer's catching up. */
+/** Peers' session timeout: the server's maximum (20 ticks), so 5,000 sessions' pings stay few. */
+const TICK_MS = 1000;
+const PEER_SESSION_MS = 20 * TICK_MS;
+/** Bounds: the peers' commands (thousands of sessions connect in some seconds here) and the observer's catching up. */
 const COMMAND_MS = 60_000;
-const CATCH_UP_MS = 20_000;
+const CATCH_UP_MS = 30_000;
+const VARIANTS: readonly Variant[] = ['zkbio', 'mainThreadClient', 'native'];
 
-type Variant = 'zkbio' | 'mainThreadClient';
-
-/** A running discovery client under test. */
-interface Observer {
-  /** Adds the listeners; returns their removal. */
-  listen(l: DiscoveryListeners): () => void;
-  stop(): Promise<void>;
+interface Run {
+  connectString: string;
+  floor: FloorProbe;
+  /** The peers' process of the convergence rounds and storms: each phase connects new sessions in it. */
+  fleet: PeerFleet;
+  native?: NativeBinding;
 }
 
-/** ZkClient and MainThreadClient are different EventEmitter types with the same three events. */
-function listenOn(client: ZkClient | MainThreadClient, l: DiscoveryListeners): () => void {
-  const c = client as unknown as MainThreadClient;
-  c.on('added', l.added).on('changed', l.changed).on('removed', l.removed);
-  return () => c.off('added', l.added).off('changed', l.changed).off('removed', l.removed);
-}
-
-async function startObserver(variant: Variant, connectString: string, root: string): Promise<Observer> {
-  if (variant === 'mainThreadClient') {
-    const client = new MainThreadClient(connectString, root, TYPE);
-    try {
-      await client.start();
-    } catch (err) {
-      client.stop();
-      throw err;
-    }
-    return { listen: (l) => listenOn(client, l), stop: async () => client.stop() };
-  }
-  const config = parseConfig({
-    server_name: 'observer',
-    node_type: 'observer',
-    node_host: '127.0.0.1',
-    node_port: 3355,
-    worker_cnt: 1,
-    zookeeper: {
-      servers: connectString,
-      session_timeout: 4000,
-      nodes: { root, subscribe_node_type: [TYPE] },
-      payload: { root: `${root}-payload` },
-      log_level: 'silent',
-    },
-  });
-  const client = new ZkClient(config, { logger: createLogger({ level: 'silent' }) });
-  try {
-    await client.start();
-    await client.ready(CATCH_UP_MS);
-  } catch (err) {
-    await client.stop();
-    throw err;
-  }
-  return { listen: (l) => listenOn(client, l), stop: () => client.stop() };
-}
-
-/** Fresh peers in their own process and a fresh observer on a fresh folder; both stopped whatever happens. */
+/**
+ * Fresh peers (new sessions in the run's peers process; each phase ends with all of them gone) and a fresh,
+ * ready observer on a fresh folder, stopped whatever happens.
+ */
 async function withPeers<T>(
   variant: Variant,
-  connectString: string,
+  run: Run,
   root: string,
   count: number,
   body: (fleet: PeerFleet, observer: Observer) => Promise<T>,
 ): Promise<T> {
-  const fleet = new PeerFleet();
+  const fleet = run.fleet;
   let observer: Observer | undefined;
   try {
-    await fleet.send({ op: 'connect', connectString, count }, COMMAND_MS);
-    await fleet.send({ op: 'mkdirp', path: `${root}/${TYPE}` }, COMMAND_MS);
-    observer = await startObserver(variant, connectString, root);
+    await fleet.connect(count, COMMAND_MS);
+    await fleet.mkdirp(`${root}/${TYPE}`, COMMAND_MS);
+    observer = createObserver(variant, { connectString: run.connectString, root, native: run.native });
+    await observer.start();
+    await observer.ready(CATCH_UP_MS);
     return await body(fleet, observer);
   } finally {
     await observer?.stop();
-    await fleet.close();
   }
 }
 
 async function convergenceRound(
   variant: Variant,
-  connectString: string,
+  run: Run,
   root: string,
   into: Observed,
+  gapMs = GAP_MS,
 ): Promise<void> {
-  await withPeers(variant, connectString, root, PEERS, async (fleet, observer) => {
+  await withPeers(variant, run, root, PEERS, async (fleet, observer) => {
     const unlisten = observer.listen(into.listeners);
     try {
       for (const op of ['join', 'change', 'leave'] as const) {
-        const times = await fleet.send({ op, gapMs: GAP_MS, report: true }, COMMAND_MS);
+        const times = await fleet.step(op, gapMs, COMMAND_MS);
         await into.settle(op, times, CATCH_UP_MS);
       }
     } finally {
@@ -134,75 +103,118 @@ async function convergenceRound(
   });
 }
 
-async function storm(variant: Variant, connectString: string, root: string): Promise<Storm> {
-  return withPeers(variant, connectString, root, STORM_PEERS, async (fleet, observer) => {
-    const idle = await stormWindow(async () => new Promise((r) => setTimeout(r, 1000)));
+async function storm(variant: Variant, run: Run, root: string): Promise<Storm> {
+  return withPeers(variant, run, root, STORM_PEERS, async (fleet, observer) => {
     const seen = new Observed();
     const unlisten = observer.listen(seen.listeners);
     try {
-      const busy = await stormWindow(async () => {
-        await fleet.send({ op: 'join', gapMs: 0, report: false }, COMMAND_MS);
-        await seen.waitCount('join', STORM_PEERS, CATCH_UP_MS);
-        await fleet.send({ op: 'leave', gapMs: 0, report: false }, COMMAND_MS);
-        await seen.waitCount('leave', STORM_PEERS, CATCH_UP_MS);
-      });
-      return { ...busy, peers: STORM_PEERS, idle_eld_p99_ms: idle.eld_p99_ms };
+      const m = await measured(
+        run.floor,
+        () => observer.threads,
+        COMMAND_MS,
+        async () => {
+          await fleet.step('join', 0, COMMAND_MS);
+          await seen.waitCount('join', STORM_PEERS, CATCH_UP_MS);
+          await fleet.step('leave', 0, COMMAND_MS);
+          await seen.waitCount('leave', STORM_PEERS, CATCH_UP_MS);
+        },
+      );
+      return {
+        ...m.eld,
+        peers: STORM_PEERS,
+        ...m.cpu,
+        floor_eld_p99_ms: m.floor.eld_p99_ms,
+        floor_eld_max_ms: m.floor.eld_max_ms,
+      };
     } finally {
       unlisten();
     }
   });
 }
 
-const bench: Bench = async ({ quick }) => {
-  const rounds = quick ? 1 : FULL_ROUNDS;
-  const zk = await startZk({ local: true });
-  const results = {} as Record<Variant, Convergence & { storm: Storm }>;
+/** sync5k and mass for every client on one registered set of peers. */
+async function syncAll(
+  variants: readonly Variant[],
+  run: Run,
+  peers: number,
+  results: Results,
+): Promise<void> {
+  const root = '/bench/sync';
+  const fleet = new PeerFleet(run.connectString, PEER_SESSION_MS, SYNC_PROCESSES);
+  const bounds = { commandMs: COMMAND_MS, catchUpMs: CATCH_UP_MS };
   try {
-    const variants: Variant[] = ['zkbio', 'mainThreadClient'];
+    await fleet.connect(peers, COMMAND_MS);
+    await fleet.mkdirp(`${root}/${TYPE}`, COMMAND_MS);
+    await fleet.step('join', 0, COMMAND_MS);
+    for (const [i, v] of variants.entries()) {
+      if (i > 0) await refill(fleet, peers, bounds);
+      const o = { connectString: run.connectString, root, native: run.native };
+      Object.assign(results[v], await syncAndMass(v, o, fleet, run.floor, peers, bounds));
+    }
+  } finally {
+    await fleet.close();
+  }
+}
+
+function chosenVariants(args: string[]): Variant[] {
+  const flag = args.find((a) => a.startsWith('--variants='));
+  if (!flag) return [...VARIANTS];
+  const names = flag.slice('--variants='.length).split(',');
+  for (const n of names)
+    if (!VARIANTS.includes(n as Variant))
+      throw new Error(`--variants: unknown '${n}' (${VARIANTS.join(', ')})`);
+  return names as Variant[];
+}
+
+const bench: Bench = async ({ quick, args }) => {
+  const rounds = quick ? 1 : FULL_ROUNDS;
+  const syncPeers = quick ? QUICK_SYNC_PEERS : SYNC_PEERS;
+  let variants = chosenVariants(args);
+  const notes: string[] = [];
+  let native: NativeBinding | undefined;
+  if (variants.includes('native')) {
+    const loaded = loadNative();
+    if (typeof loaded === 'string') {
+      notes.push(`native skipped: ${loaded}`);
+      console.error(`discovery: ${notes[0]}`);
+      variants = variants.filter((v) => v !== 'native');
+    } else native = loaded;
+  }
+  // libuv starts its thread pool at the first use: before any client, so its threads are not taken for a client's.
+  await readFile('/proc/self/stat').catch(() => undefined);
+  const zk = await startZk({ local: true, tickTime: TICK_MS });
+  const floor = new FloorProbe();
+  const run: Run = {
+    connectString: zk.connectString,
+    floor,
+    fleet: new PeerFleet(zk.connectString, PEER_SESSION_MS),
+    native,
+  };
+  const results = {} as Results;
+  try {
     const observed = new Map(variants.map((v) => [v, new Observed()]));
     // One unrecorded round each first: the first upserts and ring merges run cold (interpreted, then
     // compiled), which cost the first measured changes over 30 ms here, and only whichever variant ran first.
+    // Its steps come faster: it is there to run the code, not to be measured.
     for (const v of variants)
-      await convergenceRound(v, zk.connectString, `/bench/${v}-warmup`, new Observed());
+      await convergenceRound(v, run, `/bench/${v}-warmup`, new Observed(), WARMUP_GAP_MS);
     // Rounds alternate the variants, so a slow spell of the machine does not land on one of them only.
     for (let round = 0; round < rounds; round++) {
       for (const v of variants)
-        await convergenceRound(v, zk.connectString, `/bench/${v}-r${round}`, observed.get(v) as Observed);
+        await convergenceRound(v, run, `/bench/${v}-r${round}`, observed.get(v) as Observed);
     }
     for (const v of variants) {
-      const s = await storm(v, zk.connectString, `/bench/${v}-storm`);
-      results[v] = { ...(observed.get(v) as Observed).convergence(), storm: s };
+      const c: Convergence = (observed.get(v) as Observed).convergence();
+      results[v] = { ...c, storm: await storm(v, run, `/bench/${v}-storm`) };
     }
+    await syncAll(variants, run, syncPeers, results);
   } finally {
+    await run.fleet.close();
+    await floor.close();
     await zk.stop();
   }
-  return { results: stripIdle(results), table: table(results, rounds) };
+  const header = `discovery: ${PEERS} peers x ${rounds} round(s), ${GAP_MS} ms apart; storm: ${STORM_PEERS} peers at once; sync: ${syncPeers} peers`;
+  return { results, targets: targets(results), table: table(header, results, notes) };
 };
-
-/** The JSON keeps the contract's storm fields; the idle figure is only for reading the table. */
-function stripIdle(results: Record<Variant, Convergence & { storm: Storm }>) {
-  const out = {} as Record<Variant, Convergence & { storm: Omit<Storm, 'idle_eld_p99_ms'> }>;
-  for (const [v, r] of Object.entries(results) as [Variant, Convergence & { storm: Storm }][]) {
-    const { idle_eld_p99_ms: _idle, ...storm } = r.storm;
-    out[v] = { ...r, storm };
-  }
-  return out;
-}
-
-function table(results: Record<Variant, Convergence & { storm: Storm }>, rounds: number): string {
-  const pad = (s: string | number, w: number) => String(s).padStart(w);
-  const lines = [
-    `discovery: ${PEERS} peers x ${rounds} round(s), ${GAP_MS} ms apart; storm: ${STORM_PEERS} peers at once`,
-    `${'client'.padEnd(18)}${['join p50/p99 ms', 'change p50/p99 ms', 'leave p50/p99 ms', 'storm ELD p99/max ms', 'idle ELD p99'].map((h) => pad(h, 22)).join('')}`,
-  ];
-  for (const [v, r] of Object.entries(results)) {
-    const c = (x: { p50_ms: number; p99_ms: number; n: number }) => `${x.p50_ms} / ${x.p99_ms} (n ${x.n})`;
-    lines.push(
-      `${v.padEnd(18)}${[c(r.join), c(r.change), c(r.leave), `${r.storm.eld_p99_ms} / ${r.storm.eld_max_ms}`, r.storm.idle_eld_p99_ms].map((s) => pad(s, 22)).join('')}`,
-    );
-  }
-  lines.push('targets: convergence p99 <= 10 ms; storm ELD p99 <= 2 ms for zkbio and below mainThreadClient');
-  return lines.join('\n');
-}
 
 export default bench;

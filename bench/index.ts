@@ -6,8 +6,11 @@ export interface BenchOptions {
   quick: boolean;
   args: string[];
 }
-/** Each benchmark module's default export. `results` goes into the JSON as is; `table` is printed. */
-export type Bench = (opts: BenchOptions) => Promise<{ results: unknown; table: string }>;
+/**
+ * Each benchmark module's default export. `results` goes into the JSON as is; `targets`, when given, goes beside
+ * it (the run's figures checked against the issue's targets); `table` is printed.
+ */
+export type Bench = (opts: BenchOptions) => Promise<{ results: unknown; targets?: unknown; table: string }>;
 
 const [name, ...rest] = process.argv.slice(2);
 if (!name || !/^[a-z0-9-]+$/.test(name)) {
@@ -17,7 +20,7 @@ if (!name || !/^[a-z0-9-]+$/.test(name)) {
 const quick = rest.includes('--quick');
 const mod = (await import(`./${name}.js`)) as { default: Bench };
 const started = Date.now();
-const { results, table } = await mod.default({ quick, args: rest });
+const { results, targets, table } = await mod.default({ quick, args: rest });
 const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 mkdirSync(resultsDir, { recursive: true });
 const report = {
@@ -27,6 +30,7 @@ const report = {
   node: process.version,
   duration_s: (Date.now() - started) / 1000,
   results,
+  ...(targets === undefined ? {} : { targets }),
 };
 writeFileSync(`${resultsDir}${name}.json`, `${JSON.stringify(report, null, 2)}\n`);
 console.log(table);

@@ -1,11 +1,13 @@
 /**
  * The observer's side of bench/discovery: when each node's added / changed / removed event came (monoNow()
- * in the handler itself, no polling), convergence samples against the peers' completion times, and the
+ * in the handler itself, no polling), convergence samples against the times the peers' calls started, and the
  * event-loop delay over a window.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { monoNow } from '../../src/clock.js';
 import type { ZkNode } from '../../src/nodes/validate.js';
+import { type Cpu, cpuWindow } from './discovery-cpu.js';
+import type { FloorProbe } from './discovery-fleet.js';
 
 export type Op = 'join' | 'change' | 'leave';
 export interface Latency {
@@ -14,13 +16,12 @@ export interface Latency {
   n: number;
 }
 export type Convergence = Record<Op, Latency>;
-export interface Storm {
+export interface EldWindow {
   eld_p99_ms: number;
   eld_max_ms: number;
-  peers: number;
-  /** The same histogram over an idle second just before the storm, for scale (not in the JSON). */
-  idle_eld_p99_ms: number;
 }
+
+export const round = (x: number): number => Number(x.toFixed(2));
 
 /** The listeners Observed needs on a discovery client (ZkClient and MainThreadClient both emit these). */
 export interface DiscoveryListeners {
@@ -28,8 +29,6 @@ export interface DiscoveryListeners {
   changed(change: { old: ZkNode; new: ZkNode }): void;
   removed(node: ZkNode): void;
 }
-
-const round = (x: number): number => Number(x.toFixed(2));
 
 export class Observed {
   private readonly seen: Record<Op, Map<string, number>> = {
@@ -65,6 +64,18 @@ export class Observed {
       },
     );
     for (const [path, t] of times) this.samples[op].push((seen.get(path) as number) - t);
+  }
+
+  /** Distinct nodes that had their `op` event so far. */
+  count(op: Op): number {
+    return this.seen[op].size;
+  }
+
+  /** When the latest first `op` event of a node came (monoNow() ms); -Infinity before any. */
+  lastAt(op: Op): number {
+    let last = Number.NEGATIVE_INFINITY;
+    for (const t of this.seen[op].values()) if (t > last) last = t;
+    return last;
   }
 
   /** Waits until `count` distinct nodes had their `op` event. */
@@ -107,16 +118,47 @@ export class Observed {
   }
 }
 
-/** The main loop's delay while `run` runs: monitorEventLoopDelay at 1 ms resolution, p99 and max in ms. */
-export async function stormWindow(
-  run: () => Promise<void>,
-): Promise<{ eld_p99_ms: number; eld_max_ms: number }> {
+/**
+ * Starts sampling this thread's event-loop delay: monitorEventLoopDelay at 1 ms resolution. The histogram holds
+ * the time between its 1 ms timer's runs, so an idle loop reads about 1.1 ms. The returned function stops it
+ * and gives p99 and max in ms.
+ */
+export function eldHistogram(): () => EldWindow {
   const h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();
-  try {
-    await run();
-  } finally {
+  return () => {
     h.disable();
-  }
-  return { eld_p99_ms: round(h.percentile(99) / 1e6), eld_max_ms: round(h.max / 1e6) };
+    return { eld_p99_ms: round(h.percentile(99) / 1e6), eld_max_ms: round(h.max / 1e6) };
+  };
+}
+
+/** What a measured window saw: this loop's delay, the floor process's over the same window, and the CPU. */
+export interface Measured<T> {
+  value: T;
+  eld: EldWindow;
+  floor: EldWindow;
+  cpu: Cpu;
+}
+
+/**
+ * Runs `run` with this loop's delay, the floor's and the CPU (`threads`: the client's own, counted apart, read
+ * at both ends) sampled from just before it starts until it ends.
+ */
+export async function measured<T>(
+  floor: FloorProbe,
+  threads: () => readonly number[],
+  timeoutMs: number,
+  run: () => Promise<T>,
+): Promise<Measured<T>> {
+  await floor.start(timeoutMs);
+  const cpu = cpuWindow(threads);
+  const eld = eldHistogram();
+  const outcome = await run().then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  const seen = { eld: eld(), cpu: cpu() };
+  const floorSeen = await floor.stop(timeoutMs);
+  if (!outcome.ok) throw outcome.error;
+  return { value: outcome.value, ...seen, floor: floorSeen };
 }

@@ -1,47 +1,50 @@
 /**
- * The peers of bench/discovery, forked as their own process (see discovery-fleet.ts for the parent's side), so
+ * The peers of bench/discovery, forked as their own processes (see discovery-fleet.ts for the parent's side), so
  * the measured event loop carries only the discovery client under test: 1,000 sessions' sockets, pings and
  * replies would otherwise be work on that same loop.
  *
  * Each peer is its own node-zookeeper-client client, so its own ZooKeeper session. Commands come over IPC
- * and each gets exactly one reply. Times are monoNow() (CLOCK_MONOTONIC, shared with the parent process) at
- * the moment the peer's own call completed:
- *   join    create of `{folder}/peer-{i}`, EPHEMERAL, with its JSON in the create: the create's callback
- *   change  setData with new JSON (worker_cnt 3, a new active_time): the setData's callback
- *   leave   graceful close of the session: the client's 'disconnected', i.e. the server answered the close
- *           and closed the socket (it deletes the ephemeral node and fires the watches before that)
- * Steps start `gapMs` apart (0: all at once, the storm) without waiting for earlier ones to finish.
+ * and each gets exactly one reply. A peer is connected (a session, no node yet), then joined (it has its node),
+ * then gone (closed; a closed client cannot connect again, so new peers are connected for a rejoin). Reported
+ * times are monoNow() (CLOCK_MONOTONIC, shared with the parent process) taken just before the peer's call, so
+ * a sample holds everything the call sets off, ZooKeeper's part included:
+ *   join    create of `{folder}/peer-{port}`, EPHEMERAL, with its JSON in the create (every connected peer)
+ *   change  setData with new JSON (worker_cnt 3, a new active_time) (every joined peer)
+ *   leave   graceful close of the session (the first `count` joined peers, or all); the reply waits for the
+ *           client's 'disconnected', so a later command never races the closes
+ * Steps start `gapMs` apart (0: all at once) without waiting for earlier ones to finish.
  */
 import zookeeper, { type Client, CreateMode } from 'node-zookeeper-client';
 import { monoNow } from '../../src/clock.js';
 import { peerJson } from './peer-client.js';
 
+export type StepOp = 'join' | 'change' | 'leave';
 export type PeerCommand =
-  | { op: 'connect'; connectString: string; count: number }
+  | { op: 'connect'; connectString: string; count: number; basePort: number; sessionTimeoutMs: number }
   | { op: 'mkdirp'; path: string }
-  | { op: 'join' | 'change' | 'leave'; gapMs: number; report: boolean };
+  | { op: StepOp; gapMs: number; report: boolean; count?: number };
 
 export type PeerReply = { ok: true; times?: [path: string, t: number][] } | { ok: false; error: string };
 
-/** Peers ask for this session timeout; the bench's server grants 1-10 s. */
-const SESSION_TIMEOUT_MS = 4000;
 /** Sessions opened at once while connecting, so ZooKeeper's accept queue is not flooded. */
-const CONNECT_CONCURRENCY = 100;
+const CONNECT_CONCURRENCY = 500;
 const CONNECT_TIMEOUT_MS = 10_000;
-export const PEER_BASE_PORT = 20_000;
 const OPEN_ACL = [new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('world', 'anyone'))];
 
 interface Peer {
   client: Client;
   port: number;
   path: string;
+  joined: boolean;
 }
 
-const peers: Peer[] = [];
+let peers: Peer[] = [];
 let folder = '';
+/** Ports (the peers' names) are never reused within a process, so a rejoining peer is a new node. */
+let nextPort = 0;
 
-function connectOne(connectString: string): Promise<Client> {
-  const client = zookeeper.createClient(connectString, { sessionTimeout: SESSION_TIMEOUT_MS, retries: 0 });
+function connectOne(connectString: string, sessionTimeoutMs: number): Promise<Client> {
+  const client = zookeeper.createClient(connectString, { sessionTimeout: sessionTimeoutMs, retries: 0 });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       client.close();
@@ -55,15 +58,14 @@ function connectOne(connectString: string): Promise<Client> {
   });
 }
 
-async function connect(connectString: string, count: number): Promise<void> {
-  for (let i = 0; i < count; i += CONNECT_CONCURRENCY) {
-    const batch = Array.from({ length: Math.min(CONNECT_CONCURRENCY, count - i) }, () =>
-      connectOne(connectString),
+async function connect(cmd: Extract<PeerCommand, { op: 'connect' }>): Promise<void> {
+  nextPort = Math.max(nextPort, cmd.basePort);
+  for (let i = 0; i < cmd.count; i += CONNECT_CONCURRENCY) {
+    const batch = Array.from({ length: Math.min(CONNECT_CONCURRENCY, cmd.count - i) }, () =>
+      connectOne(cmd.connectString, cmd.sessionTimeoutMs),
     );
-    for (const client of await Promise.all(batch)) {
-      const port = PEER_BASE_PORT + peers.length;
-      peers.push({ client, port, path: '' });
-    }
+    for (const client of await Promise.all(batch))
+      peers.push({ client, port: nextPort++, path: '', joined: false });
   }
 }
 
@@ -74,44 +76,63 @@ function mkdirp(path: string): Promise<void> {
   );
 }
 
-/** One peer's step; resolves with the completion time. */
-function step(op: 'join' | 'change' | 'leave', peer: Peer): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const done = (err: unknown) => (err ? reject(err) : resolve(monoNow()));
+/** Starts one peer's step: returns the time just before its call and the call's completion. */
+function step(op: StepOp, peer: Peer): [number, Promise<void>] {
+  let started = 0;
+  const done = new Promise<void>((resolve, reject) => {
+    const finish = (err: unknown) => (err ? reject(err) : resolve());
     if (op === 'join') {
       peer.path = `${folder}/peer-${peer.port}`;
       const data = Buffer.from(peerJson(peer.path, 'peer', peer.port));
-      peer.client.create(peer.path, data, OPEN_ACL, CreateMode.EPHEMERAL, (err) => done(err));
+      started = monoNow();
+      peer.client.create(peer.path, data, OPEN_ACL, CreateMode.EPHEMERAL, (err) => finish(err));
     } else if (op === 'change') {
       const data = Buffer.from(peerJson(peer.path, 'peer', peer.port, 3));
-      peer.client.setData(peer.path, data, -1, (err) => done(err));
+      started = monoNow();
+      peer.client.setData(peer.path, data, -1, (err) => finish(err));
     } else {
-      peer.client.once('disconnected', () => done(null));
+      peer.client.once('disconnected', () => finish(null));
+      started = monoNow();
       peer.client.close();
     }
   });
+  return [started, done];
 }
 
-async function run(op: 'join' | 'change' | 'leave', gapMs: number): Promise<[string, number][]> {
-  const steps: Promise<number>[] = [];
-  for (const peer of peers) {
+function selected(op: StepOp, count: number | undefined): Peer[] {
+  const pool = op === 'join' ? peers.filter((p) => !p.joined) : peers.filter((p) => p.joined);
+  return count === undefined ? pool : pool.slice(0, count);
+}
+
+async function run(op: StepOp, gapMs: number, count: number | undefined): Promise<[string, number][]> {
+  const chosen = selected(op, count);
+  const times: [string, number][] = [];
+  const steps: Promise<void>[] = [];
+  for (const peer of chosen) {
     if (gapMs > 0 && steps.length > 0) await new Promise((r) => setTimeout(r, gapMs));
-    steps.push(step(op, peer));
+    const [started, done] = step(op, peer);
+    times.push([peer.path, started]);
+    steps.push(done);
   }
-  const times = await Promise.all(steps);
-  return peers.map((p, i) => [p.path, times[i]]);
+  await Promise.all(steps);
+  if (op === 'join') for (const p of chosen) p.joined = true;
+  if (op === 'leave') {
+    const gone = new Set(chosen);
+    peers = peers.filter((p) => !gone.has(p));
+  }
+  return times;
 }
 
 async function handle(cmd: PeerCommand): Promise<PeerReply> {
   switch (cmd.op) {
     case 'connect':
-      await connect(cmd.connectString, cmd.count);
+      await connect(cmd);
       return { ok: true };
     case 'mkdirp':
       await mkdirp(cmd.path);
       return { ok: true };
     default: {
-      const times = await run(cmd.op, cmd.gapMs);
+      const times = await run(cmd.op, cmd.gapMs, cmd.count);
       return cmd.report ? { ok: true, times } : { ok: true };
     }
   }
