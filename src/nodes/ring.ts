@@ -35,7 +35,7 @@ function bitsFor(n: number): number {
 }
 
 /** Room for a bucket of len entries when the pool is laid out. */
-const roomFor = (len: number): number => len + (len >>> 3) + 1;
+const roomFor = (len: number): number => len + (len >>> 4) + 1;
 
 /**
  * Stable sort of n (point, slot) pairs by point, so ties keep insertion order. LSD radix on two
@@ -241,8 +241,8 @@ export class Ring {
       room[b] = roomFor(dir[2 * b + 1]);
       at += room[b];
     }
-    // A free tail for buckets that outgrow their room: an eighth more.
-    const e = new Uint32Array(2 * (at + (at >>> 3) + 16));
+    // A free tail for buckets that outgrow their room: a sixteenth more.
+    const e = new Uint32Array(2 * (at + (at >>> 4) + 16));
     for (let b = 0, i = 0; b < buckets; b++) {
       const len = dir[2 * b + 1];
       const w = 2 * dir[2 * b];
