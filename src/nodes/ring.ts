@@ -260,12 +260,10 @@ export class Ring {
 
   #insertOne(p: number, slot: number): void {
     const b = p >>> this.#shift;
+    if (this.#dir[2 * b + 1] === this.#room[b]) this.#outgrow(b);
+    // Read after #outgrow: a fresh layout replaces the directory and the pool.
     const dir = this.#dir;
-    let len = dir[2 * b + 1];
-    if (len === this.#room[b]) {
-      this.#outgrow(b);
-      len = dir[2 * b + 1];
-    }
+    const len = dir[2 * b + 1];
     const e = this.#e;
     const start = dir[2 * b];
     // Insertion from the end: after every entry <= p, so an equal point ranks after the older ones.
