@@ -367,11 +367,8 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
           list = [];
           perType.set(n.type, list);
         }
-        for (let i = 1; i <= n.worker_cnt; i++) {
-          const slot = this.#newMember(n, i);
-          server.slots.push(slot);
+        for (const slot of this.#newMembers(server, n))
           list.push({ points: this.#memberPoints[slot]!, slot });
-        }
       }
       for (const [type, members] of perType) {
         const ring = new Ring();
@@ -523,11 +520,7 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
       // Precomputed points belong to `next`; another node joining here (a shadowed one serving
       // again) gets its points computed.
       const given = n === next ? nextPoints : undefined;
-      for (let i = 1; i <= n.worker_cnt; i++) {
-        const slot = this.#newMember(n, i, given?.[i - 1]);
-        server.slots.push(slot);
-        ring.insert(this.#memberPoints[slot]!, slot);
-      }
+      for (const slot of this.#newMembers(server, n, given)) ring.insert(this.#memberPoints[slot]!, slot);
     }
     // A path that served before and after is a change, not a removal plus an addition.
     for (const old of removed) {
@@ -542,14 +535,22 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
     return true;
   }
 
-  #newMember(n: ZkNode, workerIndex: number, given?: Uint32Array): number {
-    const id = memberId(n.host, n.port, workerIndex);
-    // A copy of given points: the caller's array is theirs (and may be a view into a message).
-    const points = given === undefined ? vnodePoints(id, this.vnodeCount) : given.slice();
-    const slot = this.#freeSlots.length > 0 ? this.#freeSlots.pop()! : this.#members.length;
-    this.#members[slot] = Object.freeze({ id, type: n.type, host: n.host, port: n.port, workerIndex });
-    this.#memberPoints[slot] = points;
-    return slot;
+  /** Gives server's serving node n its ring members (given or computed points); returns their slots. */
+  #newMembers(server: Server, n: ZkNode, given?: readonly Uint32Array[]): number[] {
+    const per = vnodePointCount(this.vnodeCount);
+    // One array for all the server's points, a view per member: a typed array with a buffer of its
+    // own costs ~130 bytes of heap besides its points.
+    const all = new Uint32Array(per * n.worker_cnt);
+    for (let i = 1; i <= n.worker_cnt; i++) {
+      const id = memberId(n.host, n.port, i);
+      // Given points are copied: the caller's arrays are theirs (and may be views into a message).
+      all.set(given?.[i - 1] ?? vnodePoints(id, this.vnodeCount), (i - 1) * per);
+      const slot = this.#freeSlots.length > 0 ? this.#freeSlots.pop()! : this.#members.length;
+      this.#members[slot] = Object.freeze({ id, type: n.type, host: n.host, port: n.port, workerIndex: i });
+      this.#memberPoints[slot] = all.subarray((i - 1) * per, i * per);
+      server.slots.push(slot);
+    }
+    return server.slots;
   }
 
   #dropMember(slot: number): void {
