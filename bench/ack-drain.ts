@@ -6,6 +6,9 @@
  *   postMessage  a plain worker_threads Worker posting each ack as a message (structured clone)
  *   kimserver    Bio, doorbell off, 1 s tick, 100 acks per tick: kimserver's model
  *
+ * Scenarios: steady rates, bursts (all at once), a steady rate while the main thread is busy, and idle
+ * (one ack every 100 ms, where waking the sleeping main loop is the whole cost).
+ *
  * The producers (bench/support/ack-source.ts) emit discovery-like records at a steady rate or as a burst.
  * Latency is from the worker writing an ack (doneAt, stamped by AckWriter with monoNow(); by the
  * postMessage worker just before it posts) to the end of applying it on the main thread (a Map upsert, then
@@ -163,6 +166,9 @@ function scenarios(quick: boolean): Scenario[] {
     { name: 'burst-10k', rate: 0, count: 10_000 },
     { name: 'burst-100k', rate: 0, count: 100_000 },
     { name: 'busy-main', rate: 10_000, count: 10_000 * s, busyMain: true },
+    // One ack every 100 ms into a quiet loop: each one finds the main thread asleep, so the wake-up
+    // (doorbell: a futex wake and libuv's async handle; timer: the wait for the next tick) is the latency.
+    { name: 'idle', rate: 10, count: quick ? 20 : 50 },
   ];
 }
 

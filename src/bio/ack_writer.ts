@@ -6,26 +6,58 @@
  * where any peer can make a node's data or a folder's listing as large as it likes.
  */
 import { monoNow } from '../clock.js';
-import { type BioRecord, encodedSize, tryPushRecord } from '../ring/codec.js';
+import { type BioRecord, encodedSize, encodeInto, tryPushRecord } from '../ring/codec.js';
 import type { ByteRing } from '../ring/ring.js';
 import { BioError, bioErrorName } from './protocol.js';
+
+/**
+ * Records written in a row are published to the main thread in batches of this many (and at the next
+ * microtask, whichever comes first): a burst pays the ring's publish once per batch, and an ack on its
+ * own is still visible before the task loop awaits anything.
+ */
+const PUBLISH_EVERY = 16;
 
 export class AckWriter {
   private readonly backlog: BioRecord[] = [];
   private flushing: Promise<void> | null = null;
+  private batched = 0;
+  private publishQueued = false;
 
   constructor(private readonly ring: ByteRing) {}
 
   /** Stamps `doneAt` and queues the record. Resolves once it is in the ring, so a task loop feels backpressure. */
   write(record: BioRecord): Promise<void> {
     record.doneAt = monoNow();
-    const size = encodedSize(record);
-    if (size > this.ring.maxRecordBytes) shrink(record, size, this.ring.maxRecordBytes);
-    if (this.backlog.length === 0 && tryPushRecord(this.ring, record)) return Promise.resolve();
+    let size = encodedSize(record);
+    if (size > this.ring.maxRecordBytes) {
+      shrink(record, size, this.ring.maxRecordBytes);
+      size = encodedSize(record);
+    }
+    if (this.backlog.length === 0 && this.push(record, size)) return Promise.resolve();
     this.backlog.push(record);
     this.flushing ??= this.flush();
     return this.flushing;
   }
+
+  /** Encodes the record into the ring, unpublished; false when there is no room now. */
+  private push(record: BioRecord, size: number): boolean {
+    const off = this.ring.reserve(size);
+    if (off === -1) return false;
+    encodeInto(record, this.ring.buffer, off);
+    this.ring.commit(size, false);
+    if (++this.batched >= PUBLISH_EVERY) this.publish();
+    else if (!this.publishQueued) {
+      this.publishQueued = true;
+      queueMicrotask(this.publish);
+    }
+    return true;
+  }
+
+  private readonly publish = (): void => {
+    this.publishQueued = false;
+    this.batched = 0;
+    this.ring.publish();
+  };
 
   /** Resolves when everything written so far is in the ring. */
   drained(): Promise<void> {

@@ -13,6 +13,9 @@
  * the queued ones come back Cancelled. Those synthesized acks go through the same drain, in order, after
  * the real ones.
  *
+ * An ack that does not decode is handled as a crash (see onCorruptAck): it never throws out of a drain, where
+ * it would take the process down.
+ *
  * Restart policy: a crashed worker is restarted on fresh rings after 100 ms, doubling to at most 5 s while
  * crashes keep coming; more than `maxRestarts` crashes within `restartWindowMs` and the Bio gives up
  * ('failed'): from then on addCmdTask throws BioStoppedError.
@@ -30,6 +33,14 @@ import { BioError, type BioWorkerData, bioErrorName, Control } from './protocol.
 export class BioStoppedError extends ZkbioError {
   constructor(reason: string) {
     super('BIO_STOPPED', `the Bio is not running: ${reason}`);
+  }
+}
+
+/** An ack in the ring did not decode: the Bio handles it as a crash of the bio thread. */
+export class BioCorruptAckError extends ZkbioError {
+  constructor(cause: Error) {
+    super('BIO_CORRUPT_ACK', `corrupt ack from the bio thread: ${cause.message}`);
+    this.cause = cause;
   }
 }
 
@@ -103,6 +114,8 @@ export class Bio extends EventEmitter<BioEvents> {
   private deadReason: string | null = 'not started';
   private workerRun: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
+  /** Set when an ack in the ring did not decode; the slice that met it handles it once the drain is over. */
+  private corruptAck: Error | null = null;
 
   constructor(opts: BioOptions) {
     super();
@@ -220,7 +233,11 @@ export class Bio extends EventEmitter<BioEvents> {
    * behaves as after any crash (in-flight and queued tasks acked WorkerCrashed, 'crash', restart). A thread
    * that is terminated loses its sockets with it, so a ZooKeeper session it held lingers until it times out.
    */
-  async terminateWorkerForTesting(): Promise<void> {
+  terminateWorkerForTesting(): Promise<void> {
+    return this.terminateThreads();
+  }
+
+  private async terminateThreads(): Promise<void> {
     await Promise.all(this.pool.threads.map((t) => t.terminate()));
   }
 
@@ -301,10 +318,43 @@ export class Bio extends EventEmitter<BioEvents> {
     }, delay);
   }
 
-  /** Moves every ack in the ring into the backlog, marking its task acked. */
+  /**
+   * An ack did not decode. Its task cannot be told apart, and the thread that wrote it cannot be trusted, so
+   * this is a crash: every pending task is acked WorkerCrashed and a new thread starts on fresh rings. The old
+   * thread is still alive: it is asked to stop, which closes its session as stop() would (its ephemeral nodes
+   * go at once), and terminated if it has not stopped within stopTimeoutMs. Anything it writes meanwhile goes
+   * to the old ack ring, which nobody reads, so no task is acked twice.
+   */
+  private onCorruptAck(err: Error): void {
+    const oldControl = this.control;
+    const oldTasks = this.taskRing;
+    const oldRun = this.workerRun ?? Promise.resolve();
+    this.onWorkerDeath(this.generation, new BioCorruptAckError(err));
+    Atomics.store(oldControl, Control.STOP, 1);
+    oldTasks.wakeConsumer();
+    let hardStop: NodeJS.Timeout | undefined;
+    void Promise.race([
+      oldRun.then(() => true),
+      new Promise<false>((resolve) => {
+        hardStop = setTimeout(() => resolve(false), this.opts.stopTimeoutMs ?? 5000);
+      }),
+    ]).then((stopped) => {
+      clearTimeout(hardStop);
+      if (!stopped) void this.terminateThreads();
+    });
+  }
+
+  /** Moves every ack in the ring into the backlog, marking its task acked. One that does not decode is skipped. */
   private takeRingIntoBacklog(): void {
     this.ackRing.drain(Number.MAX_SAFE_INTEGER, (buf, off, len) => {
-      const ack = decode(buf, off, len);
+      let ack: BioRecord;
+      try {
+        ack = decode(buf, off, len);
+      } catch (err) {
+        // Its task, if it had one, is still pending and gets its ack from ackPendingWith.
+        this.logger.error({ err }, 'corrupt ack skipped');
+        return;
+      }
       this.pending.delete(ack.id);
       this.backlog.push(ack);
     });
@@ -341,12 +391,26 @@ export class Bio extends EventEmitter<BioEvents> {
     if (n < max && (n === 0 || monoNow() < this.sliceDeadline))
       n += this.ackRing.drain(max - n, this.visitAck);
     if (n > 0) this.opts.onSlice?.(monoNow() - started);
+    if (this.corruptAck !== null) {
+      const err = this.corruptAck;
+      this.corruptAck = null;
+      this.onCorruptAck(err);
+    }
     return n;
   }
 
-  /** Applies one ack from the ring; false once the slice's time is spent, which ends the drain there. */
+  /**
+   * Applies one ack from the ring; false once the slice's time is spent, or at an ack that does not decode,
+   * which ends the drain there (handled once the ring has published its head past it).
+   */
   private readonly visitAck = (buf: Buffer, off: number, len: number): boolean => {
-    const ack = decode(buf, off, len);
+    let ack: BioRecord;
+    try {
+      ack = decode(buf, off, len);
+    } catch (err) {
+      this.corruptAck = err as Error;
+      return false;
+    }
     if (ack.id !== 0) this.pending.delete(ack.id);
     this.apply(ack);
     return monoNow() < this.sliceDeadline;

@@ -15,6 +15,8 @@
  * - `changed`: `{ old, new }` for a path that serves before and after with different data.
  * A node whose ring data (type, host, port, worker_cnt) changes gets exactly its own members replaced;
  * an `active_time`-only change, or a newer path taking over an identical server, leaves the ring alone.
+ * A listener that throws never aborts an update: the error goes to `onListenerError` (default: logged)
+ * and is counted in `listenerErrors`, and the other listeners still run.
  *
  * **Version.** `version` goes up by one on every change to the stored entries, shadowed ones included
  * (they are part of what a snapshot carries), and never on a no-op. It never goes back: `clear()`
@@ -37,7 +39,10 @@
  * by path, so two tables with the same content give equal snapshots; `restore()` rebuilds
  * every ring in one sort and reports the difference to the previous content as a change.
  */
+
 import { EventEmitter } from 'node:events';
+import { type Logger, pino } from 'pino';
+import { emitEach } from '../listeners.js';
 import type { HashAlg } from './hash.js';
 import { fnv1a64String, fnv164String, HASH_ALGS, hashKey, murmur3_32String } from './hash.js';
 import { Ring } from './ring.js';
@@ -54,6 +59,11 @@ export interface NodesOptions {
   hash?: HashAlg;
   /** Parent of the per-type folders, for applyChildren (kimserver: "/kimserver/nodes"). */
   root?: string;
+  /**
+   * Called with the error when a 'change' or 'step' listener throws. The update it was told about is
+   * complete either way, and the other listeners still run. Default: log it (pino, level error).
+   */
+  onListenerError?: (err: unknown, event: 'change' | 'step') => void;
 }
 
 /** A lookup answer: one ring member, i.e. one worker process of one server. */
@@ -107,6 +117,12 @@ interface Server {
 
 const serverKey = (n: ZkNode): string => `${n.host}:${n.port}`;
 
+let listenerLog: Logger | undefined;
+function logListenerError(err: unknown, event: 'change' | 'step'): void {
+  listenerLog ??= pino({ name: 'zkbio', level: 'error' });
+  listenerLog.error({ err, event }, 'a Nodes listener threw; the table update is complete');
+}
+
 const sameRingData = (a: ZkNode, b: ZkNode): boolean =>
   a.type === b.type && a.host === b.host && a.port === b.port && a.worker_cnt === b.worker_cnt;
 
@@ -120,6 +136,8 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
   readonly root: string;
   /** Why the last refused addZkNode/upsert was refused; undefined after a success. */
   lastRefusal: string | undefined;
+  /** Listener calls that threw, since construction. */
+  listenerErrors = 0;
 
   #version = 0;
   #seq = 0;
@@ -131,6 +149,7 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
   readonly #memberPoints: (Uint32Array | undefined)[] = [];
   readonly #freeSlots: number[] = [];
   readonly #hashString: (s: string) => number;
+  readonly #onListenerError: (err: unknown, event: 'change' | 'step') => void;
 
   constructor(opts: NodesOptions = {}) {
     super();
@@ -145,6 +164,7 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
     this.root = (opts.root ?? '/kimserver/nodes').replace(/\/+$/, '');
     this.#hashString =
       hash === 'fnv1a_64' ? fnv1a64String : hash === 'fnv1_64' ? fnv164String : murmur3_32String;
+    this.#onListenerError = opts.onListenerError ?? logListenerError;
   }
 
   get version(): number {
@@ -388,11 +408,8 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
         }
         const given = memberPoints?.get(n.path);
         const usable = given !== undefined && this.#checkPoints(n, given) === undefined ? given : undefined;
-        for (let i = 1; i <= n.worker_cnt; i++) {
-          const slot = this.#newMember(n, i, usable?.[i - 1]);
-          server.slots.push(slot);
+        for (const slot of this.#newMembers(server, n, usable))
           list.push({ points: this.#memberPoints[slot]!, slot });
-        }
       }
       for (const [type, members] of perType) {
         const ring = new Ring();
@@ -442,13 +459,30 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
   }
 
   #step(step: NodesStep): void {
-    if (this.listenerCount('step') > 0) this.emit('step', step);
+    if (this.listenerCount('step') > 0) this.#notify('step', step);
   }
 
   #emit(change: NodesChange): NodesChange {
     change.version = this.#version;
-    if (change.added.length + change.removed.length + change.changed.length > 0) this.emit('change', change);
+    if (change.added.length + change.removed.length + change.changed.length > 0)
+      this.#notify('change', change);
     return change;
+  }
+
+  /**
+   * Calls each listener in turn, as emit() would, but one that throws is reported instead of unwinding
+   * into the table: a 'step' is emitted in the middle of a multi-path update (applyChildren), and a throw
+   * there left the table half updated, out of step with ZooKeeper, and every later listener uncalled.
+   */
+  #notify<E extends 'change' | 'step'>(event: E, arg: E extends 'change' ? NodesChange : NodesStep): void {
+    emitEach(this, event, [arg], (err) => {
+      this.listenerErrors++;
+      try {
+        this.#onListenerError(err, event);
+      } catch {
+        // A failing error hook has nowhere left to report to; the table must still not unwind.
+      }
+    });
   }
 
   /**
@@ -522,11 +556,7 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
       // Precomputed points belong to `next`; another node joining here (a shadowed one serving
       // again) gets its points computed.
       const given = n === next ? nextPoints : undefined;
-      for (let i = 1; i <= n.worker_cnt; i++) {
-        const slot = this.#newMember(n, i, given?.[i - 1]);
-        server.slots.push(slot);
-        ring.insert(this.#memberPoints[slot]!, slot);
-      }
+      for (const slot of this.#newMembers(server, n, given)) ring.insert(this.#memberPoints[slot]!, slot);
     }
     // A path that served before and after is a change, not a removal plus an addition.
     for (const old of removed) {
@@ -541,14 +571,22 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
     return true;
   }
 
-  #newMember(n: ZkNode, workerIndex: number, given?: Uint32Array): number {
-    const id = memberId(n.host, n.port, workerIndex);
-    // A copy of given points: the caller's array is theirs (and may be a view into a message).
-    const points = given === undefined ? vnodePoints(id, this.vnodeCount) : given.slice();
-    const slot = this.#freeSlots.length > 0 ? this.#freeSlots.pop()! : this.#members.length;
-    this.#members[slot] = Object.freeze({ id, type: n.type, host: n.host, port: n.port, workerIndex });
-    this.#memberPoints[slot] = points;
-    return slot;
+  /** Gives server's serving node n its ring members (given or computed points); returns their slots. */
+  #newMembers(server: Server, n: ZkNode, given?: readonly Uint32Array[]): number[] {
+    const per = vnodePointCount(this.vnodeCount);
+    // One array for all the server's points, a view per member: a typed array with a buffer of its
+    // own costs ~130 bytes of heap besides its points.
+    const all = new Uint32Array(per * n.worker_cnt);
+    for (let i = 1; i <= n.worker_cnt; i++) {
+      const id = memberId(n.host, n.port, i);
+      // Given points are copied: the caller's arrays are theirs (and may be views into a message).
+      all.set(given?.[i - 1] ?? vnodePoints(id, this.vnodeCount), (i - 1) * per);
+      const slot = this.#freeSlots.length > 0 ? this.#freeSlots.pop()! : this.#members.length;
+      this.#members[slot] = Object.freeze({ id, type: n.type, host: n.host, port: n.port, workerIndex: i });
+      this.#memberPoints[slot] = all.subarray((i - 1) * per, i * per);
+      server.slots.push(slot);
+    }
+    return server.slots;
   }
 
   #dropMember(slot: number): void {

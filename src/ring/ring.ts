@@ -71,6 +71,9 @@ export class ByteRing {
   /** A reservation in progress: its start index and the payload bytes reserved. */
   private reservedAt = -1;
   private reservedLength = 0;
+  /** Producer: the write index including committed records not yet published, and how many those are. */
+  private writeTail: number;
+  private unpublished = 0;
 
   constructor(sab: SharedArrayBuffer) {
     const capacity = sab.byteLength - DATA_OFFSET;
@@ -84,6 +87,7 @@ export class ByteRing {
     this.ctl = new Int32Array(sab, 0, DATA_OFFSET / 4);
     this.words = new Int32Array(sab, DATA_OFFSET, capacity / 4);
     this.buffer = Buffer.from(sab, DATA_OFFSET, capacity);
+    this.writeTail = Atomics.load(this.ctl, TAIL);
   }
 
   /** Bytes in use, wrap padding included. */
@@ -110,8 +114,12 @@ export class ByteRing {
   reserve(length: number): number {
     if (length > this.maxRecordBytes) throw new RecordTooLargeError(length, this.maxRecordBytes);
     const skip = this.skipFor(length);
-    if (skip === -1) return -1;
-    const tail = this.ctl[TAIL]; // only this side writes tail
+    if (skip === -1) {
+      // The consumer can only make room if it sees what is there.
+      this.publish();
+      return -1;
+    }
+    const tail = this.writeTail;
     if (skip > 0) this.words[(tail & this.mask) >> 2] = WRAP;
     this.reservedAt = (tail + skip) | 0;
     this.reservedLength = length;
@@ -120,7 +128,7 @@ export class ByteRing {
 
   /** The bytes to skip before a payload of `length` can be written (0, or up to the end), or -1 if it does not fit now. */
   private skipFor(length: number): number {
-    const tail = this.ctl[TAIL];
+    const tail = this.writeTail;
     const free = this.capacity - ((tail - Atomics.load(this.ctl, HEAD)) >>> 0);
     const size = HEADER + ((length + 3) & ~3);
     const toEnd = this.capacity - (tail & this.mask);
@@ -129,17 +137,35 @@ export class ByteRing {
     return skip + size <= free ? skip : -1;
   }
 
-  /** Publishes the reserved record, with `length` ≤ the reserved length (a codec may reserve an upper bound). */
-  commit(length = this.reservedLength): void {
+  /**
+   * Ends the reserved record, with `length` ≤ the reserved length (a codec may reserve an upper bound), and
+   * publishes it, or with `publish` false leaves it for a later `publish()`: a burst then pays the
+   * seq-cst store of `tail` (and the consumer's cache line moving over) once per batch, not per record.
+   */
+  commit(length = this.reservedLength, publish = true): void {
     const at = this.reservedAt;
     if (at === -1 || length > this.reservedLength)
       throw new Error('ByteRing.commit without a matching reserve');
     this.words[(at & this.mask) >> 2] = length;
     this.reservedAt = -1;
+    this.writeTail = (at + HEADER + ((length + 3) & ~3)) | 0;
+    this.unpublished++;
+    if (publish) this.publish();
+  }
+
+  /** Makes every committed record visible to the consumer, and wakes it if it sleeps. */
+  publish(): void {
+    if (this.unpublished === 0) return;
     const ctl = this.ctl;
-    ctl[PUSHED] = (ctl[PUSHED] + 1) | 0;
-    Atomics.store(ctl, TAIL, (at + HEADER + ((length + 3) & ~3)) | 0);
-    if (Atomics.compareExchange(ctl, CONSUMER_SLEEPING, 1, 0) === 1) Atomics.notify(ctl, TAIL);
+    ctl[PUSHED] = (ctl[PUSHED] + this.unpublished) | 0;
+    this.unpublished = 0;
+    Atomics.store(ctl, TAIL, this.writeTail);
+    // A plain load first: the flag is mostly 0 in a burst, and a compare-exchange would take the line.
+    if (
+      Atomics.load(ctl, CONSUMER_SLEEPING) === 1 &&
+      Atomics.compareExchange(ctl, CONSUMER_SLEEPING, 1, 0) === 1
+    )
+      Atomics.notify(ctl, TAIL);
   }
 
   /** Copies `bytes[0..length)` in as one record. False when the ring has no room now; never blocks. */

@@ -412,3 +412,41 @@ test('constructor options are checked', () => {
   assert.throws(() => new Nodes({ hash: 'md5' as never }), /hash must be one of/);
   assert.equal(new Nodes({ vnodeCount: 160 }).vnodeCount, 160);
 });
+
+test('a throwing change or step listener never aborts a table update; it is reported and counted', () => {
+  const reported: { err: unknown; event: string }[] = [];
+  const t = new Nodes({ onListenerError: (err, event) => reported.push({ err, event }) });
+  for (let i = 0; i < 3; i++) assert.ok(t.addZkNode(node(i)));
+  const reference = table([node(0), node(1), node(2)]);
+  const seen: string[] = [];
+  t.on('step', () => {
+    throw new Error('step listener failed');
+  });
+  t.on('change', () => {
+    throw new Error('change listener failed');
+  });
+  t.on('change', (c) => seen.push(`change ${c.version}`));
+  t.once('step', (s) => seen.push(`step ${s.version}`));
+
+  // Three removals in one diff: every one is applied though each step listener throws.
+  const diff = t.applyChildren('logic', []);
+  assert.equal(diff.removed.length, 3);
+  assert.equal(t.size, 0);
+  assert.equal(t.pointCount('logic'), 0);
+  assert.equal(diff.change.removed.length, 3);
+  // An upsert returns its change normally, and the table answers as one that nobody listens to.
+  const up = t.upsert(node(7));
+  assert.ok(up.ok);
+  for (const n of [node(0), node(1), node(2)]) reference.delZkNode(n.path);
+  reference.addZkNode(node(7));
+  assert.deepEqual(answers(t), answers(reference));
+
+  // Other listeners still ran, a once() listener once, in order.
+  assert.deepEqual(seen, ['step 4', `change ${diff.change.version}`, `change ${t.version}`]);
+  assert.equal(t.listenerErrors, 3 + 1 + 1 + 1, '4 steps and 2 changes, each with one throwing listener');
+  assert.deepEqual(
+    reported.map((r) => r.event),
+    ['step', 'step', 'step', 'change', 'step', 'change'],
+  );
+  assert.match(String(reported[0].err), /step listener failed/);
+});
