@@ -196,7 +196,8 @@ export class OwnRegistration {
     const { logger, metrics } = this.deps;
     if (ack.error === 0 && ack.result === this.deleted) return; // gone since: the run queued after it repairs
     if (ack.error === 0) {
-      const previous = this.path;
+      // lastPath, not path: a session that resumes after LOST finds the node it had, which is no new one.
+      const previous = this.lastPath;
       this.path = ack.result;
       this.lastPath = ack.result;
       this.staleSessions = [];

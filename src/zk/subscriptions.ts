@@ -86,7 +86,7 @@ interface Waiter {
 type ListJob = { kind: 'list'; folder: Folder; full: boolean; waiters: Waiter[] };
 type NodeJob = { kind: 'read' | 'del'; folder: Folder; name: string };
 type Job = ListJob | NodeJob;
-type ReadResult = { data: string; stat: { mzxid: string } } | { err: unknown };
+type ReadResult = { data: string; stat: { mzxid: string; version: number } } | { err: unknown };
 
 export class Subscriptions {
   readonly #opts: SubscriptionsOptions;
@@ -295,6 +295,12 @@ export class Subscriptions {
     const known = folder.children.get(name);
     if (known?.mzxid === r.stat.mzxid) return null; // reported already: a resync that found no change
     const peer = parsePeerData(path, folder.type, r.data, this.#opts.maxNodeBytes);
+    if (!peer.ok && peer.reason === 'empty' && r.stat.version === 0) {
+      // Never written since its create: a peer registering the kimserver way (create empty, then set the
+      // JSON once its path is known, as zkbio does too). The data watch brings the JSON: no bad data.
+      folder.children.set(name, { mzxid: r.stat.mzxid, ringKey: '' });
+      return null;
+    }
     if (!peer.ok) {
       this.#bad(folder, name, r.stat.mzxid, peer.reason, peer.detail);
       return null;

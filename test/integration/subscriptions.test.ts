@@ -324,3 +324,37 @@ test('the set of paths warned about for bad data is bounded: a path that goes is
     await clients.stopAll();
   }
 });
+
+for (const mode of ['persistent', 'one-shot'] as const) {
+  test(`a peer that registers the kimserver way (empty, then its JSON) is no bad data; emptied later it is (${mode} watches)`, async () => {
+    const root = `/kimjoin-${mode}/nodes`;
+    const folder = await logicFolder(root);
+    const r = await rig(root, 'logic', mode === 'persistent');
+    const seen: BioRecord[] = [];
+    const apply = () => {
+      seen.push(...r.records);
+      r.apply();
+    };
+    const badReasons = () => seen.filter((x) => x.cmd === Cmd.EV_NODE_BAD).map((x) => x.errName);
+    try {
+      assert.equal((await r.run(Cmd.SUBSCRIBE, folder, 'logic')).error, 0);
+      const path = await peer.create(`${folder}/kim-logic`, '', CreateMode.EPHEMERAL_SEQUENTIAL);
+      // The bio thread reads the empty node before the JSON lands, as on a real join over a real link.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await peer.set(path, peerJson(path, 'logic', 4200));
+      await eventually('the node serves', () => {
+        apply();
+        return r.nodes.get(path) !== undefined;
+      });
+      assert.deepEqual(badReasons(), [], 'no bad data reported on the join');
+      await peer.set(path, '');
+      await eventually('emptied data reported bad', () => {
+        apply();
+        return badReasons().includes('empty');
+      });
+      assert.equal(r.nodes.get(path), undefined, 'an emptied node no longer serves');
+    } finally {
+      await r.close();
+    }
+  });
+}
