@@ -94,6 +94,8 @@ function missingParts(client: Client): string[] {
   if (!('connectTimeoutHandler' in cm)) missing.push('ConnectionManager.connectTimeoutHandler');
   if (!Array.isArray((cm.packetQueue as { queue?: unknown } | undefined)?.queue))
     missing.push('ConnectionManager.packetQueue.queue');
+  const watchers = cm.watcherManager as { emit?: unknown } | undefined;
+  if (typeof watchers?.emit !== 'function') missing.push('ConnectionManager.watcherManager.emit()');
   const states = (cm.constructor as { STATES?: Record<string, number> }).STATES;
   for (const [name, code] of Object.entries(CM_STATES)) {
     if (states?.[name] !== code) missing.push(`ConnectionManager.STATES.${name} = ${code}`);
@@ -367,11 +369,15 @@ export function onEveryNotification(
   onNotification: (type: number, path: string) => void,
 ): void {
   if (hooked.has(client)) return;
-  hooked.add(client);
   const manager = (client as unknown as Notifying).connectionManager.watcherManager;
   const emit = manager.emit;
   manager.emit = function (this: unknown, event) {
-    onNotification(event.type, event.path);
-    emit.call(this, event);
+    try {
+      onNotification(event.type, event.path);
+    } finally {
+      // The library's own one-shot watchers (the own node's among them) run whatever the hook did.
+      emit.call(this, event);
+    }
   };
+  hooked.add(client);
 }
