@@ -20,3 +20,16 @@ export const sampleNodes: ZkNode[] = sample.nodes.map((n, i) => ({
   worker_cnt: n.worker_cnt,
   active_time: 1_600_000_000 + i,
 }));
+
+/** The i-th of many distinct logic nodes (4 workers each), for tables of any size. */
+export function node(i: number, over: Partial<ZkNode> = {}): ZkNode {
+  return {
+    path: `/kimserver/nodes/logic/kimserver-logic${String(i).padStart(10, '0')}`,
+    type: 'logic',
+    host: `10.1.${i >> 8}.${i & 255}`,
+    port: 4000 + (i % 7),
+    worker_cnt: 4,
+    active_time: 1_700_000_000 + i,
+    ...over,
+  };
+}

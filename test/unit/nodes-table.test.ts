@@ -5,21 +5,9 @@ import { test } from 'node:test';
 import type { NodesChange, ZkNode } from '../../src/index.js';
 import { hashKey, Nodes, validateZkNode } from '../../src/index.js';
 import { memberId, vnodePoints } from '../../src/nodes/vnodes.js';
-import { sample, sampleNodes } from './nodes-sample.js';
+import { node, sample, sampleNodes } from './nodes-sample.js';
 
 const KEYS = Array.from({ length: 2000 }, (_, i) => `user:${i}`);
-
-function node(i: number, over: Partial<ZkNode> = {}): ZkNode {
-  return {
-    path: `/kimserver/nodes/logic/kimserver-logic${String(i).padStart(10, '0')}`,
-    type: 'logic',
-    host: `10.1.${i >> 8}.${i & 255}`,
-    port: 4000 + (i % 7),
-    worker_cnt: 4,
-    active_time: 1_700_000_000 + i,
-    ...over,
-  };
-}
 
 function table(nodes: ZkNode[], opts = {}): Nodes {
   const t = new Nodes(opts);

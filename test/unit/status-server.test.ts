@@ -9,9 +9,9 @@ import { after, before, test } from 'node:test';
 import type { LiveStatus } from '../../src/cli/status_live.js';
 import { createStatusServer } from '../../src/cli/status_server.js';
 import { Nodes } from '../../src/nodes/table.js';
-import type { ZkNode } from '../../src/nodes/validate.js';
 import { memberId, vnodePoints } from '../../src/nodes/vnodes.js';
 import { httpGet } from '../support/cli-node.js';
+import { node } from './nodes-sample.js';
 
 const LIVE: LiveStatus = {
   types: ['logic'],
@@ -21,18 +21,6 @@ const LIVE: LiveStatus = {
   drain: { le: [0.001, 0.01], counts: [5, 2, 1], count: 8, sum_s: 0.02 },
   queues: { task: { used: 0, capacity: 1024 }, ack: { used: 3, capacity: 4096 }, full_total: 0 },
 };
-
-function node(i: number, over: Partial<ZkNode> = {}): ZkNode {
-  return {
-    path: `/kimserver/nodes/logic/kimserver-logic${String(i).padStart(10, '0')}`,
-    type: 'logic',
-    host: `10.1.${i >> 8}.${i & 255}`,
-    port: 4000 + (i % 7),
-    worker_cnt: 4,
-    active_time: 1_700_000_000 + i,
-    ...over,
-  };
-}
 
 async function serve(nodes: Nodes) {
   const server = createStatusServer({
