@@ -6,7 +6,7 @@
  * where any peer can make a node's data or a folder's listing as large as it likes.
  */
 import { monoNow } from '../clock.js';
-import { type BioRecord, encodedSize, encodeInto, tryPushRecord } from '../ring/codec.js';
+import { type BioRecord, encodedSize, tryPushRecord } from '../ring/codec.js';
 import type { ByteRing } from '../ring/ring.js';
 import { BioError, bioErrorName } from './protocol.js';
 
@@ -41,10 +41,7 @@ export class AckWriter {
 
   /** Encodes the record into the ring, unpublished; false when there is no room now. */
   private push(record: BioRecord, size: number): boolean {
-    const off = this.ring.reserve(size);
-    if (off === -1) return false;
-    encodeInto(record, this.ring.buffer, off);
-    this.ring.commit(size, false);
+    if (!tryPushRecord(this.ring, record, size, false)) return false;
     if (++this.batched >= PUBLISH_EVERY) this.publish();
     else if (!this.publishQueued) {
       this.publishQueued = true;
@@ -72,7 +69,7 @@ export class AckWriter {
       // that could finish synchronously cleared `flushing` first and then had it set to its settled
       // promise, so no later write started a flush and the backlog (acks included) was stranded.
       await this.ring.waitForRoom(encodedSize(this.backlog[i]), 100);
-      while (i < this.backlog.length && tryPushRecord(this.ring, this.backlog[i])) i++;
+      while (i < this.backlog.length && this.push(this.backlog[i], encodedSize(this.backlog[i]))) i++;
     }
     this.backlog.length = 0;
     this.flushing = null;

@@ -179,12 +179,12 @@ export class Bio extends EventEmitter<BioEvents> {
     return this.pending.size;
   }
 
-  /** Records waiting in the task ring, and acks waiting to be applied. */
   /** Bytes waiting in each ring (acks in the backlog are not in a ring). */
   ringUsedBytes(): { task: number; ack: number } {
     return { task: this.taskRing.usedBytes(), ack: this.ackRing.usedBytes() };
   }
 
+  /** Records waiting in the task ring, and acks waiting to be applied. */
   queueDepths(): { tasks: number; acks: number } {
     return {
       tasks: this.taskRing.pendingRecords(),

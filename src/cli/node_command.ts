@@ -10,15 +10,13 @@
 
 import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
-import type { ZkbioConfig } from '../discovery/config.js';
-import { loadConfigFile } from '../discovery/config_file.js';
-import { ConfigError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { runPrimary } from './node_primary.js';
 import { runWorker } from './node_worker.js';
 import { probeAddress } from './status_listen.js';
 import { parseListenAddress } from './status_server.js';
 import { parsed, UsageError } from './usage.js';
+import { fromConfig } from './zk_target.js';
 
 function parseNodeArgs(argv: string[]) {
   const { values } = parsed(() =>
@@ -32,24 +30,14 @@ function parseNodeArgs(argv: string[]) {
   if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0 && workers <= 256)) {
     throw new UsageError(`--workers must be an integer from 0 to 256, got "${values.workers}"`);
   }
-  let listen: { host: string; port: number } | undefined;
-  try {
-    listen = values.status === undefined ? undefined : parseListenAddress(values.status);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const status = values.status;
+  const listen = status === undefined ? undefined : parsed(() => parseListenAddress(status));
   return { configPath: values.config, workers, listen };
 }
 
 export async function run(argv: string[]): Promise<void> {
   const { configPath, workers, listen } = parseNodeArgs(argv);
-  let config: ZkbioConfig;
-  try {
-    config = loadConfigFile(configPath);
-  } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(`bad config ${configPath}: ${err.message}`);
-    throw err;
-  }
+  const config = fromConfig(configPath);
   const role = cluster.isPrimary ? 'primary' : `worker ${cluster.worker?.id}`;
   const logger = createLogger({
     level: config.zookeeper.logLevel,

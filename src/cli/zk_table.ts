@@ -79,7 +79,7 @@ export class ZkTable {
     const first = this.bad.note(path, type, reason, detail);
     // A node whose data turned bad no longer serves, as in a node's table.
     this.nodes.delZkNode(path);
-    if (first) this.onBad(this.bad.list().find((b) => b.path === path) as BadPeer);
+    if (first) this.onBad(this.bad.get(path) as BadPeer);
   }
 
   private async children(path: string): Promise<string[]> {

@@ -54,7 +54,8 @@ function flag<T>(check: () => T): T {
   }
 }
 
-function fromConfig(path: string): ZkbioConfig {
+/** Loads a config file; a bad one is a usage error (exit 2) naming the file and the field. */
+export function fromConfig(path: string): ZkbioConfig {
   try {
     return loadConfigFile(path);
   } catch (err) {

@@ -35,6 +35,11 @@ export class BadPeers {
     return known === undefined;
   }
 
+  /** The refusal recorded for `path`, if any. */
+  get(path: string): BadPeer | undefined {
+    return this.#byPath.get(path);
+  }
+
   /** The path turned good or is gone. */
   forget(path: string): void {
     this.#byPath.delete(path);

@@ -53,7 +53,6 @@ interface TypeState {
 
 const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 5000;
-const MAX_WARNED_PATHS = 10_000;
 
 export class SubscribedTypes {
   readonly #o: SubscribedTypesOptions;
@@ -63,7 +62,7 @@ export class SubscribedTypes {
 
   constructor(opts: SubscribedTypesOptions) {
     this.#o = opts;
-    this.#warned = new BadPeers(opts.maxWarnedPaths ?? MAX_WARNED_PATHS);
+    this.#warned = new BadPeers(opts.maxWarnedPaths);
     for (const type of opts.types) {
       this.#types.set(type, {
         folder: `${opts.nodesRoot}/${type}`,
@@ -113,7 +112,7 @@ export class SubscribedTypes {
         this.#set(ev);
         return true;
       case Cmd.EV_NODE_DEL:
-        this.#forget(ev.path);
+        this.#warned.forget(ev.path);
         this.#o.nodes.remove(ev.path);
         return true;
       case Cmd.EV_NODE_BAD:
@@ -141,7 +140,7 @@ export class SubscribedTypes {
     }
     const set = readNodeSet(ev);
     const result = set === undefined ? undefined : this.#o.nodes.upsert(set.node, set.memberPoints);
-    if (result?.ok) this.#forget(ev.path);
+    if (result?.ok) this.#warned.forget(ev.path);
     else this.#bad(ev.path, 'invalid', result?.reason ?? 'the bio thread sent a malformed node change');
   }
 
@@ -151,10 +150,6 @@ export class SubscribedTypes {
       this.#o.logger.warn({ path, reason, detail }, 'skipping bad peer data');
     // A node that turned bad no longer serves: its last good data is stale.
     this.#o.nodes.remove(path);
-  }
-
-  #forget(path: string): void {
-    this.#warned.forget(path);
   }
 
   #subscribe(type: string): void {

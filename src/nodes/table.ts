@@ -41,8 +41,9 @@
  */
 
 import { EventEmitter } from 'node:events';
-import { type Logger, pino } from 'pino';
+import type { Logger } from 'pino';
 import { emitEach } from '../listeners.js';
+import { createLogger } from '../log.js';
 import type { HashAlg } from './hash.js';
 import { fnv1a64String, fnv164String, HASH_ALGS, hashKey, murmur3_32String } from './hash.js';
 import { Ring } from './ring.js';
@@ -119,7 +120,7 @@ const serverKey = (n: ZkNode): string => `${n.host}:${n.port}`;
 
 let listenerLog: Logger | undefined;
 function logListenerError(err: unknown, event: 'change' | 'step'): void {
-  listenerLog ??= pino({ name: 'zkbio', level: 'error' });
+  listenerLog ??= createLogger({ level: 'error' });
   listenerLog.error({ err, event }, 'a Nodes listener threw; the table update is complete');
 }
 

@@ -146,13 +146,12 @@ export function decode(buf: Buffer, off: number, length: number): BioRecord {
 
 /**
  * Encodes `r` straight into the ring. False when the ring has no room now; throws RecordTooLargeError
- * when it never will.
+ * when it never will. `publish` false leaves it for the producer's next ring.publish() (batched acks).
  */
-export function tryPushRecord(ring: ByteRing, r: BioRecord): boolean {
-  const size = encodedSize(r);
+export function tryPushRecord(ring: ByteRing, r: BioRecord, size = encodedSize(r), publish = true): boolean {
   const off = ring.reserve(size);
   if (off === -1) return false;
   encodeInto(r, ring.buffer, off);
-  ring.commit(size);
+  ring.commit(size, publish);
   return true;
 }

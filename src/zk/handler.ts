@@ -20,7 +20,7 @@ import { aclsForAuth } from './acl.js';
 import { Cmd, type SessionEvent } from './commands.js';
 import { ZBADARGUMENTS, ZCONNECTIONLOSS, ZkError, zkErrorCode } from './errors.js';
 import { registerOwnNode } from './registration.js';
-import { type ZkEvent, ZkSession } from './session.js';
+import { isSequentialChild, type ZkEvent, ZkSession } from './session.js';
 import { Subscriptions } from './subscriptions.js';
 
 /** What ZkClient hands the handler (structured-cloned into the worker). */
@@ -56,8 +56,6 @@ const WATCH_EVENTS = {
   dataChanged: Cmd.EV_DATA_CHANGED,
   childrenChanged: Cmd.EV_CHILDREN_CHANGED,
 } as const;
-/** ZooKeeper's sequential suffix: 10 digits. */
-const SEQUENCE_DIGITS = 10;
 /** How often a connect that waits for ZooKeeper checks whether the Bio is stopping. */
 const STOP_POLL_MS = 50;
 
@@ -72,8 +70,7 @@ export default function createZkHandler(ctx: BioHandlerContext): BioHandler {
    * event of it can come first.
    */
   let ownPrefix: string | null = null;
-  const isOwn = (path: string) =>
-    ownPrefix !== null && path.length === ownPrefix.length + SEQUENCE_DIGITS && path.startsWith(ownPrefix);
+  const isOwn = (path: string) => ownPrefix !== null && isSequentialChild(path, ownPrefix);
 
   const emit = (cmd: number, path: string, value = '', result = '', errName = '', error = 0) => {
     const r = newRecord(cmd, path, value);

@@ -9,7 +9,7 @@
  */
 import type { ZkAcl } from './acl.js';
 import { ZAPIERROR, ZBADVERSION, ZkError, ZNODEEXISTS, ZNONODE, zkErrorCode } from './errors.js';
-import { CreateMode, type ZkSession } from './session.js';
+import { CreateMode, isSequentialChild, type ZkSession } from './session.js';
 
 /** What the main side asks for: the own node and its payload node. */
 export interface OwnNodeSpec {
@@ -48,7 +48,6 @@ export interface OwnNodeResult {
 
 /** A set that keeps losing to concurrent writers is reported rather than retried without end. */
 const MAX_DATA_WRITES = 5;
-const SEQUENCE_SUFFIX = /^\d{10}$/;
 
 /**
  * Makes the own node, its data, its payload node and its watch right, and returns the own node's path.
@@ -96,7 +95,7 @@ export async function registerOwnNode(
 }
 
 /** kimserver's JSON for the own node; `active_time` is the node's creation time, the same on every run. */
-export function ownNodeJson(path: string, fields: Record<string, unknown>, ctimeMs: number): string {
+function ownNodeJson(path: string, fields: Record<string, unknown>, ctimeMs: number): string {
   return JSON.stringify({ path, ...fields, active_time: ctimeMs / 1000 });
 }
 
@@ -161,8 +160,7 @@ async function dropOwned(
   const { children } = await s.getChildren(folder);
   let dropped = 0;
   for (const name of children) {
-    if (name === keep || !name.startsWith(namePrefix)) continue;
-    if (!SEQUENCE_SUFFIX.test(name.slice(namePrefix.length))) continue;
+    if (name === keep || !isSequentialChild(name, namePrefix)) continue;
     const path = `${folder}/${name}`;
     const owner = (await s.exists(path))?.ephemeralOwner;
     if (owner === undefined || !owners.has(owner)) continue;

@@ -144,7 +144,10 @@ export interface ProtectedCreateResult {
 }
 
 const NO_OWNER = '0000000000000000';
-const SEQUENCE_SUFFIX = /^\d{10}$/;
+/** True when `name` is `prefix` plus ZooKeeper's 10-digit sequential suffix. */
+export function isSequentialChild(name: string, prefix: string): boolean {
+  return name.startsWith(prefix) && /^\d{10}$/.test(name.slice(prefix.length));
+}
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function toBuffer(data: ZkData): Buffer {
@@ -660,9 +663,7 @@ export class ZkSession {
    */
   async findOwnNode(parentPath: string, namePrefix: string): Promise<string | undefined> {
     const { children } = await this.getChildren(parentPath);
-    const candidates = children
-      .filter((n) => n.startsWith(namePrefix) && SEQUENCE_SUFFIX.test(n.slice(namePrefix.length)))
-      .sort();
+    const candidates = children.filter((n) => isSequentialChild(n, namePrefix)).sort();
     for (const name of candidates) {
       const path = joinPath(parentPath, name);
       const stat = await this.exists(path);

@@ -30,7 +30,7 @@
  */
 import { parsePeerData } from '../discovery/peer.js';
 import type { ZkNode } from '../nodes/validate.js';
-import { memberId, vnodePoints } from '../nodes/vnodes.js';
+import { memberId, vnodePointCount, vnodePoints } from '../nodes/vnodes.js';
 import { type BioRecord, newRecord } from '../ring/codec.js';
 import { Cmd } from './commands.js';
 import { ZCLOSING, ZkError, ZNOAUTH, ZNONODE, ZUNIMPLEMENTED, zkErrorCode } from './errors.js';
@@ -316,7 +316,7 @@ export class Subscriptions {
   /** Every member's points, worker 1 first; none when they would make the record too large. */
   #points(node: ZkNode): Uint32Array {
     const { vnodeCount, maxPointBytes } = this.#opts;
-    const each = Math.floor(vnodeCount / 4) * 4;
+    const each = vnodePointCount(vnodeCount);
     if (node.worker_cnt * each * 4 > maxPointBytes) return NO_POINTS;
     const out = new Uint32Array(node.worker_cnt * each);
     for (let i = 1; i <= node.worker_cnt; i++)
@@ -358,7 +358,7 @@ function read(s: SubscriptionSession, path: string, watch: boolean): Promise<Rea
  * watch so that its creation is seen (kimserver never saw it). A folder deleted and created again between the
  * two calls is listed again; one that keeps doing so fails, so it is never reported empty and unwatched.
  */
-export async function listFolder(s: SubscriptionSession, path: string, watch: boolean): Promise<string[]> {
+async function listFolder(s: SubscriptionSession, path: string, watch: boolean): Promise<string[]> {
   for (let attempt = 0; attempt < MAX_LIST_ATTEMPTS; attempt++) {
     try {
       return (await s.getChildren(path, watch)).children;
