@@ -6,7 +6,7 @@ import { ZkTable } from './zk_table.js';
 import { openSession, resolveTarget, TARGET_FLAGS } from './zk_target.js';
 
 /** DESIGN.md's contract for `--json`: one object per key, in the order given. */
-export interface LookupAnswer {
+interface LookupAnswer {
   key: string;
   id: string;
   host: string;

@@ -7,12 +7,12 @@ import { parsed } from './usage.js';
 import { ZkTable } from './zk_table.js';
 import { openSession, resolveTarget, TARGET_FLAGS } from './zk_target.js';
 
-export interface LsNode extends ZkNode {
+interface LsNode extends ZkNode {
   /** False when a newer registration of the same host:port serves instead. */
   serving: boolean;
 }
 
-export interface LsResult {
+interface LsResult {
   root: string;
   nodes: LsNode[];
   bad: BadPeer[];

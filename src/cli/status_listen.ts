@@ -5,7 +5,7 @@ import type { Server } from 'node:http';
 import { createServer } from 'node:net';
 import { ZkbioError } from '../errors.js';
 
-export interface ListenAddress {
+interface ListenAddress {
   host: string;
   port: number;
 }

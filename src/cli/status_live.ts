@@ -8,7 +8,7 @@ import type { BadPeer } from '../discovery/bad_peers.js';
 import type { ZkClient } from '../discovery/zk_client.js';
 
 /** At most this many bad peers are listed; `bad_total` counts them all. */
-export const MAX_BAD_LISTED = 100;
+const MAX_BAD_LISTED = 100;
 
 export interface LiveStatus {
   /** The node types this node subscribes to, listed or not. */
@@ -27,7 +27,7 @@ export interface LiveStatus {
   queues: { task: RingDepth; ack: RingDepth; full_total: number };
 }
 
-export interface RingDepth {
+interface RingDepth {
   used: number;
   capacity: number;
 }

@@ -4,7 +4,7 @@
  */
 import type { Nodes } from '../nodes/table.js';
 
-export interface RingMemberShare {
+interface RingMemberShare {
   /** "host:port.workerIndex", the member id kimserver hashes. */
   id: string;
   host: string;
@@ -16,7 +16,7 @@ export interface RingMemberShare {
   share: number;
 }
 
-export interface RingShares {
+interface RingShares {
   points: number;
   members: RingMemberShare[];
 }

@@ -11,7 +11,7 @@ import { parsed } from './usage.js';
 import { ZkTable } from './zk_table.js';
 import { openSession, resolveTarget, TARGET_FLAGS, type ZkTarget } from './zk_target.js';
 
-export type WatchEvent =
+type WatchEvent =
   | { event: 'added' | 'removed'; node: ZkNode }
   | { event: 'changed'; old: ZkNode; new: ZkNode }
   | ({ event: 'bad' } & BadPeer);

@@ -83,7 +83,7 @@ export interface ZkHandle {
 }
 
 /** Installs Debian's zookeeper package when its jar is missing; needs root, otherwise says what to run. */
-export function ensureZookeeperInstalled(): void {
+function ensureZookeeperInstalled(): void {
   const haveJava = spawnSync('java', ['-version'], { stdio: 'ignore' }).status === 0;
   const jar = zookeeperJar();
   if (existsSync(jar) && haveJava) return;

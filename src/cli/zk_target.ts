@@ -19,7 +19,7 @@ export const TARGET_FLAGS = {
   json: { type: 'boolean', default: false },
 } as const;
 
-export interface TargetFlags {
+interface TargetFlags {
   config?: string;
   servers?: string;
   root?: string;
