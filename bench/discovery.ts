@@ -16,7 +16,8 @@
  * same delay histogram in an idle Node process beside it (discovery-floor.ts). No client can beat the floor.
  *
  * sync5k and mass (discovery-sync.ts): 5,000 peers registered before a client starts; then half of them leave
- * at once and a quarter join again.
+ * at once and a quarter join again. rss (discovery-rss.ts): a real `zkbio node` with one worker process on the
+ * same 5,000 peers, and the memory of its processes.
  *
  * The peers run in forked processes for every phase: in this process their sockets, pings and callbacks would
  * share the loop with the observer, so a sample would include the peers' own work, and the peers' timestamps
@@ -30,6 +31,7 @@ import { loadNative, type NativeBinding } from './support/discovery-native.js';
 import { type Convergence, measured, Observed } from './support/discovery-observe.js';
 import { createObserver, type Observer, TYPE, type Variant } from './support/discovery-observers.js';
 import { type Results, type Storm, table, targets } from './support/discovery-report.js';
+import { nodeRss, rssSupported } from './support/discovery-rss.js';
 import { refill, syncAndMass } from './support/discovery-sync.js';
 
 const PEERS = 100;
@@ -150,6 +152,10 @@ async function syncAll(
       if (i > 0) await refill(fleet, peers, bounds);
       const o = { connectString: run.connectString, root, native: run.native };
       Object.assign(results[v], await syncAndMass(v, o, fleet, run.floor, peers, bounds));
+    }
+    if (variants.includes('zkbio') && rssSupported()) {
+      await refill(fleet, peers, bounds);
+      results.zkbio.rss = await nodeRss(run.connectString, root, peers, CATCH_UP_MS);
     }
   } finally {
     await fleet.close();

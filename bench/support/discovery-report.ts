@@ -5,6 +5,7 @@
 import type { Cpu } from './discovery-cpu.js';
 import type { Convergence, EldWindow, Latency } from './discovery-observe.js';
 import type { Variant } from './discovery-observers.js';
+import type { Rss } from './discovery-rss.js';
 import type { Mass, Sync } from './discovery-sync.js';
 
 export type Storm = EldWindow &
@@ -13,7 +14,7 @@ export type Storm = EldWindow &
     floor_eld_p99_ms: number;
     floor_eld_max_ms: number;
   };
-export type Results = Record<Variant, Convergence & { storm: Storm; sync5k?: Sync; mass?: Mass }>;
+export type Results = Record<Variant, Convergence & { storm: Storm; sync5k?: Sync; mass?: Mass; rss?: Rss }>;
 
 export interface Target {
   target: string;
@@ -64,6 +65,7 @@ export function targets(results: Partial<Results>): Target[] {
       out.push(target('sync5k time <= 2,000 ms (a guide)', z.sync5k.sync_ms, 2000));
     out.push(target('sync5k ELD p99 <= 1.3 x floor', z.sync5k.eld_p99_ms, 1.3 * z.sync5k.floor_eld_p99_ms));
   }
+  if (z.rss?.peers === 5000) out.push(target('1-worker node RSS, 5,000 peers <= 150 MB', z.rss.rss_mb, 150));
   return out;
 }
 
@@ -129,6 +131,15 @@ export function table(header: string, results: Partial<Results>, notes: string[]
           ];
         }),
       ),
+    );
+  }
+  const rss = results.zkbio?.rss;
+  if (rss) {
+    lines.push(
+      '',
+      `zkbio node, 1 worker, ${rss.peers} peers (synced in ${rss.synced_ms} ms): RSS ${rss.rss_mb} MB settled ` +
+        `(primary ${rss.rss_primary_mb}, workers ${rss.rss_workers_mb.join(', ')}; ${rss.rss_synced_mb} just synced), ` +
+        `private ${rss.private_mb} MB, PSS ${rss.pss_mb} MB`,
     );
   }
   const t = targets(results);

@@ -13,6 +13,7 @@ import { type BioRecord, newRecord } from '../../src/ring/codec.js';
 import { Cmd } from '../../src/zk/commands.js';
 import { ZkError, ZUNIMPLEMENTED } from '../../src/zk/errors.js';
 import createZkHandler from '../../src/zk/handler.js';
+import { READ_WINDOW } from '../../src/zk/subscriptions.js';
 import { ZkSession } from '../../src/zk/session.js';
 import { connectPeer, eventually, type PeerClient, peerJson } from '../support/peer-client.js';
 import { Clients, gateConfig, handlerOptions } from '../support/zk-client.js';
@@ -231,6 +232,48 @@ test('a server without addWatch (before 3.6): the folder falls back to one-shot 
     await r.close();
   }
 });
+
+/** Wraps ZkSession.get to count the reads in flight at once; returns the highest count seen so far. */
+function countReadsInFlight(): { max: number } {
+  const seen = { max: 0 };
+  let now = 0;
+  ZkSession.prototype.get = async function (this: ZkSession, path: string, watch?: boolean) {
+    seen.max = Math.max(seen.max, ++now);
+    try {
+      return await originals.get.call(this, path, watch);
+    } finally {
+      now--;
+    }
+  };
+  return seen;
+}
+
+for (const mode of ['persistent', 'one-shot'] as const) {
+  test(`reads are pipelined within a window of ${READ_WINDOW}, on a resync and on a burst of joins (${mode} watches)`, async () => {
+    const root = `/window-${mode}/nodes`;
+    const folder = await logicFolder(root);
+    const count = 3 * READ_WINDOW;
+    const names = Array.from({ length: count }, (_, i) => `${folder}/p${i}-logic`);
+    await Promise.all(names.slice(0, count / 2).map((p, i) => persistentPeer(p, 5000 + i)));
+    const r = await rig(root, 'logic', mode === 'persistent');
+    try {
+      const reads = countReadsInFlight();
+      assert.equal((await r.run(Cmd.SUBSCRIBE, folder, 'logic')).error, 0);
+      r.apply();
+      assert.equal(r.nodes.size, count / 2, 'the resync read every child');
+      assert.ok(reads.max > 1 && reads.max <= READ_WINDOW, `resync: ${reads.max} reads in flight at once`);
+      reads.max = 0;
+      await Promise.all(names.slice(count / 2).map((p, i) => persistentPeer(p, 6000 + i)));
+      await eventually('every join in the table', () => {
+        r.apply();
+        return r.nodes.size === count;
+      });
+      assert.ok(reads.max <= READ_WINDOW, `burst: ${reads.max} reads in flight at once`);
+    } finally {
+      await r.close();
+    }
+  });
+}
 
 // ZkClient end to end (the bio thread in its worker): what the main side does with the finished changes.
 

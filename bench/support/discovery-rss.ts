@@ -1,0 +1,187 @@
+/**
+ * bench/discovery's memory scenario: a real `zkbio node` (bin/zkbio.js, as a user runs it) with one cluster worker,
+ * started while the sync set's peers are registered. Once its status port lists every peer (GET /nodes, which a
+ * worker serves from its replica of the table), the resident memory of the whole node is read from /proc: the
+ * primary (its ZooKeeper session, bio thread and table) and every process it forked (each worker's replica).
+ * The issue's target is the sum of RSS, under 150 MB with 5,000 peers. RSS counts a page shared by two processes
+ * in both: the node binary's text, about 40 MB per Node process here, is counted twice. So the private memory
+ * (pages no other process maps) and the proportional set (shared pages split between their processes) are given
+ * beside it. Read twice: once synced, and once settled, SETTLE_MS later, when a long-lived server's collectors
+ * have run. Linux only: elsewhere it is skipped.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { TYPE } from './discovery-observers.js';
+
+const BIN = fileURLToPath(new URL('../../../bin/zkbio.js', import.meta.url));
+const POLL_MS = 100;
+const SETTLE_MS = 10_000;
+
+export interface Rss {
+  /** Settled: primary and workers together, MB. */
+  rss_mb: number;
+  rss_primary_mb: number;
+  /** Each worker process, MB. */
+  rss_workers_mb: number[];
+  /** Settled, all processes: pages only they map, and the proportional set. */
+  private_mb: number;
+  pss_mb: number;
+  /** Primary and workers together just as the last peer was listed. */
+  rss_synced_mb: number;
+  peers: number;
+  /** From spawn until /nodes listed every peer. */
+  synced_ms: number;
+}
+
+interface Memory {
+  rss: number;
+  pss: number;
+  private: number;
+}
+
+const mb = (kb: number): number => Number((kb / 1024).toFixed(1));
+
+/** A process's memory from /proc/PID/smaps_rollup, kB; zeros once it is gone. */
+function memoryKb(pid: number): Memory {
+  let text = '';
+  try {
+    text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  } catch {
+    // gone
+  }
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+  return { rss: field('Rss'), pss: field('Pss'), private: field('Private_Clean') + field('Private_Dirty') };
+}
+
+/** The node's processes: the primary first, then the workers it forked. */
+function memoryOf(pid: number): Memory[] {
+  return [pid, ...childPids(pid)].map(memoryKb);
+}
+
+const sum = (ms: Memory[], key: keyof Memory): number => ms.reduce((n, m) => n + m[key], 0);
+
+/** The processes `pid` forked (every thread's children: cluster forks from the main thread). */
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer().listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const { port } = srv.address() as { port: number };
+  srv.close();
+  return port;
+}
+
+/** The node count GET /nodes reports, or -1 while the port does not answer. */
+function nodesListed(port: number): Promise<number> {
+  return new Promise((resolve) => {
+    const req = get({ host: '127.0.0.1', port, path: '/nodes', agent: false, timeout: 2000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => {
+        body += d;
+      });
+      res.on('end', () => {
+        try {
+          resolve((JSON.parse(body) as { nodes: unknown[] }).nodes.length);
+        } catch {
+          resolve(-1);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(-1));
+  });
+}
+
+export function rssSupported(): boolean {
+  return process.platform === 'linux';
+}
+
+/** Runs the node until it lists `peers` nodes (within timeoutMs), reads its memory, stops it. */
+export async function nodeRss(
+  connectString: string,
+  root: string,
+  peers: number,
+  timeoutMs: number,
+): Promise<Rss> {
+  const dir = mkdtempSync(join(tmpdir(), 'zkbio-rss-'));
+  const config = join(dir, 'config.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      server_name: 'rss',
+      node_type: 'rss',
+      node_host: '127.0.0.1',
+      node_port: 3356,
+      worker_cnt: 1,
+      zookeeper: {
+        servers: connectString,
+        nodes: { root, subscribe_node_type: [TYPE] },
+        payload: { root: `${root}-payload` },
+        log_level: 'warn',
+      },
+    }),
+  );
+  const port = await freePort();
+  const started = performance.now();
+  const proc: ChildProcess = spawn(
+    process.execPath,
+    [BIN, 'node', '--config', config, '--status', `127.0.0.1:${port}`],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  const exited = once(proc, 'exit');
+  try {
+    const deadline = started + timeoutMs;
+    for (;;) {
+      const listed = await nodesListed(port);
+      if (listed >= peers) break;
+      if (proc.exitCode !== null) throw new Error(`zkbio node exited with ${proc.exitCode} before it synced`);
+      if (performance.now() > deadline)
+        throw new Error(`zkbio node listed ${listed} of ${peers} peers within ${timeoutMs} ms`);
+      await sleep(POLL_MS);
+    }
+    const synced_ms = Math.round(performance.now() - started);
+    const pid = proc.pid as number;
+    const synced = memoryOf(pid);
+    // Just synced, the node still holds the sync's garbage; a server lives long after it.
+    await sleep(SETTLE_MS);
+    const settled = memoryOf(pid);
+    return {
+      rss_mb: mb(sum(settled, 'rss')),
+      rss_primary_mb: mb(settled[0].rss),
+      rss_workers_mb: settled.slice(1).map((m) => mb(m.rss)),
+      private_mb: mb(sum(settled, 'private')),
+      pss_mb: mb(sum(settled, 'pss')),
+      rss_synced_mb: mb(sum(synced, 'rss')),
+      peers,
+      synced_ms,
+    };
+  } finally {
+    if (proc.exitCode === null) {
+      proc.kill('SIGTERM');
+      const kill = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(kill);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
