@@ -14,7 +14,10 @@ export type Storm = EldWindow &
     floor_eld_p99_ms: number;
     floor_eld_max_ms: number;
   };
-export type Results = Record<Variant, Convergence & { storm: Storm; sync5k?: Sync; mass?: Mass; rss?: Rss }>;
+export type Results = Record<
+  Variant,
+  Convergence & { storm: Storm; storm_cold?: Storm; sync5k?: Sync; mass?: Mass; rss?: Rss }
+>;
 
 export interface Target {
   target: string;
@@ -80,6 +83,7 @@ export function table(header: string, results: Partial<Results>, notes: string[]
   const entries = Object.entries(results) as [Variant, Results[Variant]][];
   const lat = (x: Latency) => `${x.p50_ms} / ${x.p99_ms} (n ${x.n})`;
   const opt = (x: number | undefined) => (x === undefined ? '-' : String(x));
+  const cpu = (s: Storm) => `${s.cpu_ms} / ${opt(s.cpu_main_ms)} / ${opt(s.cpu_bio_ms)}`;
   const lines = [header, ''];
   lines.push(
     ...grid(
@@ -91,6 +95,7 @@ export function table(header: string, results: Partial<Results>, notes: string[]
         'storm ELD p99/max',
         'floor p99/max',
         'CPU all/main/bio ms',
+        'cold storm: ELD p99, CPU all/main/bio',
       ],
       entries.map(([v, r]) => [
         v,
@@ -99,7 +104,8 @@ export function table(header: string, results: Partial<Results>, notes: string[]
         lat(r.leave),
         `${r.storm.eld_p99_ms} / ${r.storm.eld_max_ms}`,
         `${r.storm.floor_eld_p99_ms} / ${r.storm.floor_eld_max_ms}`,
-        `${r.storm.cpu_ms} / ${opt(r.storm.cpu_main_ms)} / ${opt(r.storm.cpu_bio_ms)}`,
+        cpu(r.storm),
+        r.storm_cold ? `${r.storm_cold.eld_p99_ms}, ${cpu(r.storm_cold)}` : '-',
       ]),
     ),
   );
