@@ -143,7 +143,11 @@ async function stormOnce(run: Run, observer: Observer): Promise<Storm> {
  * compiling its code through its first storms: measured here, CPU per storm on one zkbio observer went 337,
  * 292, 129, 111, 153 ms, then stays flat; the other clients' storms are flat from the first.
  */
-async function storms(variant: Variant, run: Run, root: string): Promise<{ storm: Storm; storm_cold: Storm }> {
+async function storms(
+  variant: Variant,
+  run: Run,
+  root: string,
+): Promise<{ storm: Storm; storm_cold: Storm }> {
   return withPeers(variant, run, root, STORM_PEERS, async (fleet, observer) => {
     const storm_cold = await stormOnce(run, observer);
     for (let i = 1; i < WARM_STORMS; i++) {

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import zookeeper, { type Client } from 'node-zookeeper-client';
 import { ZkbioError } from '../errors.js';
+import { FrameSplitter } from './frames.js';
 
 /** lib/ConnectionManager.js STATES. */
 const CM_STATES = { CONNECTING: 1, CONNECTED: 2, CONNECTED_READ_ONLY: 3, CLOSED: -2 } as const;
@@ -165,7 +166,9 @@ export interface LinkHooks {
  * - Socket errors are reported. The library swallows them and retries a bad host forever without a word
  *   (#51, #69); this is how a connect attempt learns "ECONNREFUSED" instead of only timing out.
  * - Every read from the server is reported, for the liveness watchdog (the library never checks that a ping
- *   is answered).
+ *   is answered), and handed to the library one whole frame at a time (frames.ts): the library copied all the
+ *   bytes left in a read once per packet, and kept a cut packet's bytes across a reconnect, in front of the new
+ *   socket's handshake answer.
  * - Each socket must reach a session within its share of the attempt (see LinkHooks), or it is destroyed and
  *   the library tries the next server, in time for a live session to resume before it expires. The library clears its only timer once TCP connects, so a
  *   server that accepts but never answers the handshake (a JVM still starting, a frozen one, a black hole) held
@@ -189,9 +192,25 @@ export function instrumentClient(client: Client, hooks: LinkHooks): void {
     originalOnError.call(this, error);
   };
   const originalOnData = cm.onSocketData;
+  const frames = new FrameSplitter();
+  let framesOf: Socket | undefined;
   cm.onSocketData = function (this: ConnectionManager, buffer: Buffer) {
     if (buffer.length > 0) hooks.onHeard();
-    originalOnData.call(this, buffer);
+    const socket = this.socket;
+    // A new socket starts at a frame boundary: bytes cut off on the last one are no part of its stream.
+    if (socket !== framesOf) {
+      frames.reset();
+      framesOf = socket;
+    }
+    try {
+      frames.push(buffer, (frame) => {
+        originalOnData.call(this, frame);
+        // The library may have dropped this socket over the frame (a reply out of order): the rest is void.
+        return this.socket === socket && socket?.destroyed !== true;
+      });
+    } catch (err) {
+      socket?.destroy(err as Error); // a corrupt stream: the library reconnects
+    }
     if (this.state !== CM_STATES.CONNECTING) clearAttempt();
   };
   const originalOnConnected = cm.onSocketConnected;

@@ -496,6 +496,24 @@ test('a server that accepts but never answers the handshake is left in time: the
   }
 });
 
+test('a link cut in the middle of a reply: the next connection starts clean and the session resumes', {
+  timeout: 30000,
+}, async () => {
+  const p = await proxy();
+  const { s, events } = await open({ sessionTimeoutMs: 4000 }, `${p.address}${ROOT}`);
+  await s.create('/cut-big', 'x'.repeat(200_000), CreateMode.PERSISTENT);
+  const id = s.sessionId;
+  const t0 = Date.now();
+  // 1,000 bytes of a 200 kB reply arrive, then a reset. node-zookeeper-client kept them as the start of its next
+  // frame, in front of the next socket's handshake answer: no session was ever heard from again.
+  p.cutNextReply(1000);
+  await assert.rejects(s.get('/cut-big'), (err) => zkErrorCode(err).code === ZCONNECTIONLOSS);
+  await stateAfter(events, 'connected', t0, s.sessionTimeout);
+  assert.equal(s.sessionId, id, 'the same session');
+  assert.equal((await s.get('/cut-big')).data.length, 200_000, 'the whole reply on the new connection');
+  assert.deepEqual(states(events), ['connected', 'disconnected', 'connected']);
+});
+
 test('digest auth: a call queued while disconnected runs after the auth packet, not ZNOAUTH', {
   timeout: 30000,
 }, async () => {

@@ -5,7 +5,8 @@
 //   connection accepted meanwhile (the kernel answers the SYN) reaches the target only after healing;
 // - silent: the target's bytes are held, the client's pass: the client hears nothing, the server still hears it;
 // - reset: every connection is reset (RST), now and as soon as it is accepted.
-// resetAll() resets the connections of the moment once, whatever the mode.
+// resetAll() resets the connections of the moment once, whatever the mode; cutNextReply() lets a reply through
+// in part, then resets.
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
 export type ProxyMode = 'pass' | 'blackhole' | 'silent' | 'reset';
@@ -24,6 +25,12 @@ class Direction {
     private readonly toClient: boolean,
   ) {
     from.on('data', (chunk: Buffer) => {
+      const cut = toClient ? proxy.takeCut() : undefined;
+      if (cut !== undefined) {
+        // The connection dies in the middle of this reply: its first bytes arrive, then a reset.
+        this.to.write(chunk.subarray(0, cut), () => proxy.resetAll());
+        return;
+      }
       this.held.push({ due: Date.now() + proxy.latencyMs, chunk });
       this.flush();
     });
@@ -110,6 +117,7 @@ export class FaultProxy {
   private readonly connections = new Set<Connection>();
   /** Connections accepted so far (for tests that count reconnects). */
   accepted = 0;
+  private cutAt: number | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -146,6 +154,21 @@ export class FaultProxy {
     this.mode = mode;
     if (mode === 'reset') this.resetAll();
     for (const c of this.connections) c.apply();
+  }
+
+  /**
+   * The next chunk from the target passes only its first `bytes` bytes, then every connection is reset: a
+   * link that dies in the middle of a reply (in pass mode, where nothing is held).
+   */
+  cutNextReply(bytes: number): void {
+    this.cutAt = bytes;
+  }
+
+  /** The pending cut, once. */
+  takeCut(): number | undefined {
+    const cut = this.cutAt;
+    this.cutAt = undefined;
+    return cut;
   }
 
   /** Resets every connection open now (RST both ways); new ones are accepted as the mode says. */
