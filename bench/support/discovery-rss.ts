@@ -2,7 +2,8 @@
  * bench/discovery's memory scenario: a real `zkbio node` (bin/zkbio.js, as a user runs it) with one cluster worker,
  * started while the sync set's peers are registered. Once its status port lists every peer (GET /nodes, which a
  * worker serves from its replica of the table), the resident memory of the whole node is read from /proc: the
- * primary (its ZooKeeper session, bio thread and table) and every process it forked (each worker's replica).
+ * primary (its ZooKeeper session, bio thread and table) and every process it forked (each worker's replica,
+ * with its ring built by one lookup, as a serving worker's is).
  * The issue's target is the sum of RSS, under 150 MB with 5,000 peers. RSS counts a page shared by two processes
  * in both: the node binary's text, about 40 MB per Node process here, is counted twice. So the private memory
  * (pages no other process maps) and the proportional set (shared pages split between their processes) are given
@@ -88,10 +89,10 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** The node count GET /nodes reports, or -1 while the port does not answer. */
-function nodesListed(port: number): Promise<number> {
+/** GET `path` on the status port, its body parsed; undefined while the port does not answer. */
+function getJson(port: number, path: string): Promise<Record<string, unknown> | undefined> {
   return new Promise((resolve) => {
-    const req = get({ host: '127.0.0.1', port, path: '/nodes', agent: false, timeout: 2000 }, (res) => {
+    const req = get({ host: '127.0.0.1', port, path, agent: false, timeout: 2000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => {
@@ -99,15 +100,21 @@ function nodesListed(port: number): Promise<number> {
       });
       res.on('end', () => {
         try {
-          resolve((JSON.parse(body) as { nodes: unknown[] }).nodes.length);
+          resolve(JSON.parse(body) as Record<string, unknown>);
         } catch {
-          resolve(-1);
+          resolve(undefined);
         }
       });
     });
     req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(-1));
+    req.on('error', () => resolve(undefined));
   });
+}
+
+/** The node count GET /nodes reports, or -1 while the port does not answer. */
+async function nodesListed(port: number): Promise<number> {
+  const nodes = (await getJson(port, '/nodes'))?.nodes;
+  return Array.isArray(nodes) ? nodes.length : -1;
 }
 
 export function rssSupported(): boolean {
@@ -160,6 +167,9 @@ export async function nodeRss(
       await sleep(POLL_MS);
     }
     const synced_ms = Math.round(performance.now() - started);
+    // A serving worker answers lookups: one builds its ring, which a table that was never asked does not hold.
+    if ((await getJson(port, `/lookup?type=${TYPE}&key=rss`))?.id === undefined)
+      throw new Error('zkbio node: GET /lookup gave no member');
     const pid = proc.pid as number;
     const synced = memoryOf(pid);
     // Just synced, the node still holds the sync's garbage; a server lives long after it.
