@@ -11,9 +11,10 @@ import type { ByteRing } from '../ring/ring.js';
 import { BioError, bioErrorName } from './protocol.js';
 
 /**
- * Records written in a row are published to the main thread in batches of this many (and at the next
- * microtask, whichever comes first): a burst pays the ring's publish once per batch, and an ack on its
- * own is still visible before the task loop awaits anything.
+ * The first record of a turn (what runs before the next microtask) is published at once: a lone ack, a watch
+ * event's change, waits for nothing. The records after it in the same turn are published in batches of this many,
+ * and the rest at the turn's end: a burst pays the ring's publish once per batch. (Publishing the first record at
+ * the microtask instead measured 50-70 µs later here: the microtasks queued before it ran first.)
  */
 const PUBLISH_EVERY = 16;
 
@@ -21,7 +22,8 @@ export class AckWriter {
   private readonly backlog: BioRecord[] = [];
   private flushing: Promise<void> | null = null;
   private batched = 0;
-  private publishQueued = false;
+  /** A record was published at once this turn; the turn's end publishes the rest. */
+  private inTurn = false;
 
   constructor(private readonly ring: ByteRing) {}
 
@@ -42,18 +44,22 @@ export class AckWriter {
   /** Encodes the record into the ring, unpublished; false when there is no room now. */
   private push(record: BioRecord, size: number): boolean {
     if (!tryPushRecord(this.ring, record, size, false)) return false;
-    if (++this.batched >= PUBLISH_EVERY) this.publish();
-    else if (!this.publishQueued) {
-      this.publishQueued = true;
-      queueMicrotask(this.publish);
-    }
+    if (!this.inTurn) {
+      this.inTurn = true;
+      queueMicrotask(this.endTurn);
+      this.publish();
+    } else if (++this.batched >= PUBLISH_EVERY) this.publish();
     return true;
   }
 
-  private readonly publish = (): void => {
-    this.publishQueued = false;
+  private publish(): void {
     this.batched = 0;
     this.ring.publish();
+  }
+
+  private readonly endTurn = (): void => {
+    this.inTurn = false;
+    this.publish();
   };
 
   /** Resolves when everything written so far is in the ring. */
