@@ -153,7 +153,10 @@ export class Subscriptions {
   /** A child changed (read it) or was deleted (drop it), in the queue's order. */
   #onChild(folder: Folder, kind: ZkWatchKind, name: string): void {
     if (kind === 'deleted') {
-      this.#push({ kind: 'del', folder, name });
+      // With no job queued or running, no result can come before it: it goes out now, in the socket's read,
+      // not a turn later (measured: the rest of the read and its ticks took ~100 µs here).
+      if (this.#running) this.#push({ kind: 'del', folder, name });
+      else this.#drop(folder, name);
       return;
     }
     const path = `${folder.path}/${name}`;
