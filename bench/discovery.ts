@@ -5,7 +5,8 @@
  * loopback ZooKeeper started for the run. Every client feeds zkbio's Nodes table.
  *
  * Convergence: 100 peers, each its own session, join ~10 ms apart, then change their data, then leave (graceful
- * close), ~10 ms apart each time. Each sample is the observer's 'added' / 'changed' / 'removed' event minus the
+ * close), ~10 ms apart each time, on an observer that has first met a storm of each (convergenceRound()); one
+ * round on a fresh observer is reported apart as `cold`. Each sample is the observer's 'added' / 'changed' / 'removed' event minus the
  * moment just before the peer's call (create, setData, close; see discovery-peers.ts). The full run repeats this
  * ROUNDS times, on fresh sessions and a fresh observer each time, for a p99 that is more than the second-worst
  * sample.
@@ -36,15 +37,16 @@ import { refill, syncAndMass } from './support/discovery-sync.js';
 
 const PEERS = 100;
 const STORM_PEERS = 1000;
-/** Storms on each storm observer before the measured one (see storms()). */
+/** Storms on each storm observer before the measured one (see storms()); --quick has time for one. */
 const WARM_STORMS = 2;
+/** Peers of the storm that warms each convergence round's observer; fewer in --quick, for its 50 s. */
+const QUICK_WARM_PEERS = 300;
 const SYNC_PEERS = 5000;
 /** --quick's sync set: 5,000 sessions take too long to connect for its 50 s, on this 2-core machine. */
 const QUICK_SYNC_PEERS = 1000;
 /** Peer processes for the sync set: 1,000 sessions each, as in the storm. */
 const SYNC_PROCESSES = 5;
 const GAP_MS = 10;
-const WARMUP_GAP_MS = 2;
 const FULL_ROUNDS = 3;
 /** Peers' session timeout: the server's maximum (20 ticks), so 5,000 sessions' pings stay few. */
 const TICK_MS = 1000;
@@ -87,18 +89,38 @@ async function withPeers<T>(
   }
 }
 
+/**
+ * One measured join, change and leave of PEERS peers, GAP_MS apart. With `warm`, the observer has first met one
+ * unmeasured storm of each (STORM_PEERS peers at once): a server measured after it has run a while. Without it,
+ * the observer's code runs for the first time in the client's own isolate: zkbio's bio thread is a new isolate
+ * per client, and its first hundreds of events run unoptimised (traced here: a leave's path through the bio thread
+ * took ~100 µs longer cold), while the other clients' code runs on the main thread, warm from earlier rounds.
+ */
 async function convergenceRound(
   variant: Variant,
   run: Run,
   root: string,
   into: Observed,
-  gapMs = GAP_MS,
+  warmPeers: number,
 ): Promise<void> {
-  await withPeers(variant, run, root, PEERS, async (fleet, observer) => {
+  await withPeers(variant, run, root, warmPeers > 0 ? warmPeers : PEERS, async (fleet, observer) => {
+    if (warmPeers > 0) {
+      const seen = new Observed();
+      const unlistenWarm = observer.listen(seen.listeners);
+      try {
+        for (const op of ['join', 'change', 'leave'] as const) {
+          await fleet.step(op, 0, COMMAND_MS);
+          await seen.waitCount(op, warmPeers, CATCH_UP_MS);
+        }
+      } finally {
+        unlistenWarm();
+      }
+      await fleet.connect(PEERS, COMMAND_MS);
+    }
     const unlisten = observer.listen(into.listeners);
     try {
       for (const op of ['join', 'change', 'leave'] as const) {
-        const times = await fleet.step(op, gapMs, COMMAND_MS);
+        const times = await fleet.step(op, GAP_MS, COMMAND_MS);
         await into.settle(op, times, CATCH_UP_MS);
       }
     } finally {
@@ -138,7 +160,7 @@ async function stormOnce(run: Run, observer: Observer): Promise<Storm> {
 
 /**
  * Storms on one observer: the first (storm_cold) is the first time the client's code meets this much work; the
- * headline `storm` comes after WARM_STORMS of them, as a server that has run a while meets one. The warm-up
+ * headline `storm` comes after `warmStorms` of them, as a server that has run a while meets one. The warm-up
  * rounds warm every client's main thread, but zkbio's bio thread is a new isolate per client, and V8 keeps
  * compiling its code through its first storms: measured here, CPU per storm on one zkbio observer went 337,
  * 292, 129, 111, 153 ms, then stays flat; the other clients' storms are flat from the first.
@@ -147,10 +169,11 @@ async function storms(
   variant: Variant,
   run: Run,
   root: string,
+  warmStorms: number,
 ): Promise<{ storm: Storm; storm_cold: Storm }> {
   return withPeers(variant, run, root, STORM_PEERS, async (fleet, observer) => {
     const storm_cold = await stormOnce(run, observer);
-    for (let i = 1; i < WARM_STORMS; i++) {
+    for (let i = 1; i < warmStorms; i++) {
       await fleet.connect(STORM_PEERS, COMMAND_MS);
       await stormOnce(run, observer);
     }
@@ -165,6 +188,7 @@ async function syncAll(
   run: Run,
   peers: number,
   results: Results,
+  rss: boolean,
 ): Promise<void> {
   const root = '/bench/sync';
   const fleet = new PeerFleet(run.connectString, PEER_SESSION_MS, SYNC_PROCESSES);
@@ -178,7 +202,8 @@ async function syncAll(
       const o = { connectString: run.connectString, root, native: run.native };
       Object.assign(results[v], await syncAndMass(v, o, fleet, run.floor, peers, bounds));
     }
-    if (variants.includes('zkbio') && rssSupported()) {
+    // --quick has no time for it (and its 1,000 peers are not the target's 5,000).
+    if (rss && variants.includes('zkbio') && rssSupported()) {
       await refill(fleet, peers, bounds);
       results.zkbio.rss = await nodeRss(run.connectString, root, peers, CATCH_UP_MS);
     }
@@ -199,6 +224,8 @@ function chosenVariants(args: string[]): Variant[] {
 
 const bench: Bench = async ({ quick, args }) => {
   const rounds = quick ? 1 : FULL_ROUNDS;
+  const warmPeers = quick ? QUICK_WARM_PEERS : STORM_PEERS;
+  const warmStorms = quick ? 1 : WARM_STORMS;
   const syncPeers = quick ? QUICK_SYNC_PEERS : SYNC_PEERS;
   let variants = chosenVariants(args);
   const notes: string[] = [];
@@ -224,21 +251,23 @@ const bench: Bench = async ({ quick, args }) => {
   const results = {} as Results;
   try {
     const observed = new Map(variants.map((v) => [v, new Observed()]));
-    // One unrecorded round each first: the first upserts and ring merges run cold (interpreted, then
-    // compiled), which cost the first measured changes over 30 ms here, and only whichever variant ran first.
-    // Its steps come faster: it is there to run the code, not to be measured.
-    for (const v of variants)
-      await convergenceRound(v, run, `/bench/${v}-warmup`, new Observed(), WARMUP_GAP_MS);
+    const cold = new Map(variants.map((v) => [v, new Observed()]));
+    // One cold round each first (reported as `cold`; not in --quick): for whichever variant runs first, it is
+    // also the first time this process runs the table's code.
+    if (!quick)
+      for (const v of variants)
+        await convergenceRound(v, run, `/bench/${v}-cold`, cold.get(v) as Observed, 0);
     // Rounds alternate the variants, so a slow spell of the machine does not land on one of them only.
     for (let round = 0; round < rounds; round++) {
       for (const v of variants)
-        await convergenceRound(v, run, `/bench/${v}-r${round}`, observed.get(v) as Observed);
+        await convergenceRound(v, run, `/bench/${v}-r${round}`, observed.get(v) as Observed, warmPeers);
     }
     for (const v of variants) {
       const c: Convergence = (observed.get(v) as Observed).convergence();
-      results[v] = { ...c, ...(await storms(v, run, `/bench/${v}-storm`)) };
+      const coldRound = quick ? {} : { cold: (cold.get(v) as Observed).convergence() };
+      results[v] = { ...c, ...coldRound, ...(await storms(v, run, `/bench/${v}-storm`, warmStorms)) };
     }
-    await syncAll(variants, run, syncPeers, results);
+    await syncAll(variants, run, syncPeers, results, !quick);
   } finally {
     await run.fleet.close();
     await floor.close();

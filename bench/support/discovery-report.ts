@@ -16,7 +16,14 @@ export type Storm = EldWindow &
   };
 export type Results = Record<
   Variant,
-  Convergence & { storm: Storm; storm_cold?: Storm; sync5k?: Sync; mass?: Mass; rss?: Rss }
+  Convergence & {
+    cold?: Convergence;
+    storm: Storm;
+    storm_cold?: Storm;
+    sync5k?: Sync;
+    mass?: Mass;
+    rss?: Rss;
+  }
 >;
 
 export interface Target {
@@ -109,6 +116,19 @@ export function table(header: string, results: Partial<Results>, notes: string[]
       ]),
     ),
   );
+  const colds = entries.filter(([, r]) => r.cold);
+  if (colds.length > 0) {
+    lines.push('', 'cold round (a fresh observer, no storm before it):');
+    lines.push(
+      ...grid(
+        ['client', 'join p50/p99 ms', 'change p50/p99 ms', 'leave p50/p99 ms'],
+        colds.map(([v, r]) => {
+          const c = r.cold as Convergence;
+          return [v, lat(c.join), lat(c.change), lat(c.leave)];
+        }),
+      ),
+    );
+  }
   const synced = entries.filter(([, r]) => r.sync5k && r.mass);
   if (synced.length > 0) {
     lines.push('');
