@@ -18,6 +18,19 @@ const REFORK_DELAY_MS = 500;
 /** Workers get this long to exit on SIGTERM before they are killed. */
 const WORKER_STOP_MS = 3000;
 
+/**
+ * A worker holds a replica of the table and serves HTTP: its live data is a few MB, and V8's young generation,
+ * grown to 32 MB by the burst of a sync, only kept garbage resident. With 1 MB semi-spaces a 1-worker node with
+ * 5,000 peers measured ~40 MB less RSS in its worker, at the same sync time. A user's own setting wins.
+ */
+const WORKER_SEMI_SPACE_FLAG = '--max-semi-space-size=1';
+
+function workerExecArgv(): string[] {
+  const own = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  if (own.some((a) => a.startsWith('--max-semi-space-size'))) return process.execArgv;
+  return [...process.execArgv, WORKER_SEMI_SPACE_FLAG];
+}
+
 export interface PrimaryOptions {
   config: ZkbioConfig;
   workers: number;
@@ -36,6 +49,7 @@ export async function runPrimary({ config, workers, listen, logger }: PrimaryOpt
 
   let stopping = false;
   const share = shareNodeTable(client);
+  cluster.setupPrimary({ execArgv: workerExecArgv() });
   const fork = (): Worker => {
     const worker = cluster.fork();
     serveMetricsTo(worker, client, live);
