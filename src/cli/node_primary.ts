@@ -27,7 +27,8 @@ const WORKER_SEMI_SPACE_FLAG = '--max-semi-space-size=1';
 
 function workerExecArgv(): string[] {
   const own = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  if (own.some((a) => a.startsWith('--max-semi-space-size'))) return process.execArgv;
+  // V8 takes its flags with '-' or '_'.
+  if (own.some((a) => a.replaceAll('_', '-').startsWith('--max-semi-space-size'))) return process.execArgv;
   return [...process.execArgv, WORKER_SEMI_SPACE_FLAG];
 }
 

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import zookeeper, { type Client } from 'node-zookeeper-client';
 import { ZkbioError } from '../errors.js';
-import { FrameSplitter } from './frames.js';
+import { FrameError, FrameSplitter } from './frames.js';
 
 /** lib/ConnectionManager.js STATES. */
 const CM_STATES = { CONNECTING: 1, CONNECTED: 2, CONNECTED_READ_ONLY: 3, CLOSED: -2 } as const;
@@ -197,6 +197,7 @@ export function instrumentClient(client: Client, hooks: LinkHooks): void {
   cm.onSocketData = function (this: ConnectionManager, buffer: Buffer) {
     if (buffer.length > 0) hooks.onHeard();
     const socket = this.socket;
+    if (socket?.destroyed === true) return; // a read that was in flight when the library dropped the socket
     // A new socket starts at a frame boundary: bytes cut off on the last one are no part of its stream.
     if (socket !== framesOf) {
       frames.reset();
@@ -209,7 +210,10 @@ export function instrumentClient(client: Client, hooks: LinkHooks): void {
         return this.socket === socket && socket?.destroyed !== true;
       });
     } catch (err) {
-      socket?.destroy(err as Error); // a corrupt stream: the library reconnects
+      // Only the stream's own fault ends the connection (reported as a socket error; the library reconnects).
+      // Anything else came from a callback run inside the library's decode, and must not pass for a link fault.
+      if (!(err instanceof FrameError)) throw err;
+      socket?.destroy(err);
     }
     if (this.state !== CM_STATES.CONNECTING) clearAttempt();
   };

@@ -155,7 +155,7 @@ export class Subscriptions {
     if (kind === 'deleted') {
       // With no job queued or running, no result can come before it: it goes out now, in the socket's read,
       // not a turn later (measured: the rest of the read and its ticks took ~100 µs here).
-      if (this.#running) this.#push({ kind: 'del', folder, name });
+      if (this.#running || this.#head < this.#queue.length) this.#push({ kind: 'del', folder, name });
       else this.#drop(folder, name);
       return;
     }

@@ -10,12 +10,15 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
 export type ProxyMode = 'pass' | 'blackhole' | 'silent' | 'reset';
+/** After cutNextReply()'s bytes are written, the reset comes this much later. */
+const CUT_RESET_MS = 50;
 
 /** One direction of one connection: chunks wait for their due time and for the mode to be `pass`. */
 class Direction {
   private readonly held: { due: number; chunk: Buffer }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private ended = false;
+  private cut = false;
 
   constructor(
     private readonly proxy: FaultProxy,
@@ -25,10 +28,13 @@ class Direction {
     private readonly toClient: boolean,
   ) {
     from.on('data', (chunk: Buffer) => {
+      if (this.cut) return; // the connection is dying: nothing after the cut gets through
       const cut = toClient ? proxy.takeCut() : undefined;
       if (cut !== undefined) {
-        // The connection dies in the middle of this reply: its first bytes arrive, then a reset.
-        this.to.write(chunk.subarray(0, cut), () => proxy.resetAll());
+        // The connection dies in the middle of this reply: its first bytes arrive, then a reset. The reset
+        // waits a little, so that a reset (which drops unsent bytes) cannot take the first bytes with it.
+        this.cut = true;
+        this.to.write(chunk.subarray(0, cut), () => setTimeout(() => proxy.resetAll(), CUT_RESET_MS));
         return;
       }
       this.held.push({ due: Date.now() + proxy.latencyMs, chunk });

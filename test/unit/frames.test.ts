@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { FrameSplitter } from '../../src/zk/frames.js';
+import { FrameError, FrameSplitter, MAX_FRAME_BYTES } from '../../src/zk/frames.js';
 
 function frame(payload: Buffer): Buffer {
   const f = Buffer.alloc(4 + payload.length);
@@ -47,7 +47,15 @@ test('a read of many frames hands them over as views, without copying', () => {
     seen.map((f) => f.length),
     [5, 4, 7],
   );
-  assert.ok(seen.every((f) => f.buffer === stream.buffer));
+  // Views at the frames' own places in the read (a copy of a small Buffer could share the pool's ArrayBuffer).
+  assert.deepEqual(
+    seen.map((f) => [f.buffer === stream.buffer, f.byteOffset - stream.byteOffset]),
+    [
+      [true, 0],
+      [true, 5],
+      [true, 9],
+    ],
+  );
 });
 
 test('a false return stops the read there; reset() forgets a cut frame', () => {
@@ -69,11 +77,32 @@ test('a false return stops the read there; reset() forgets a cut frame', () => {
   assert.deepEqual(next, [6], 'the new connection starts at its own first frame');
 });
 
-test('a negative length is a corrupt stream: a RangeError naming it', () => {
-  const bad = Buffer.alloc(8);
-  bad.writeInt32BE(-5, 0);
-  assert.throws(
-    () => new FrameSplitter().push(bad, () => true),
-    (err) => err instanceof RangeError && /negative length \(-5\)/.test(err.message),
-  );
+test('a length below 0 or above MAX_FRAME_BYTES is no ZooKeeper stream: a FrameError naming it, nothing held', () => {
+  for (const size of [-5, MAX_FRAME_BYTES + 1]) {
+    const bad = Buffer.alloc(8);
+    bad.writeInt32BE(size, 0);
+    assert.throws(
+      () => new FrameSplitter().push(bad, () => true),
+      (err) => err instanceof FrameError && err.message.includes(`length ${size} `),
+    );
+  }
+  // Cut inside the header, the length is only read once complete: still refused before any payload is held.
+  const s = new FrameSplitter();
+  const header = Buffer.alloc(4);
+  header.writeInt32BE(MAX_FRAME_BYTES + 1, 0);
+  s.push(header.subarray(0, 2), () => true);
+  assert.throws(() => s.push(header.subarray(2), () => true), FrameError);
+});
+
+test('a frame cut across many reads is joined once, when its last piece arrives', () => {
+  const big = frame(Buffer.alloc(100_000, 7));
+  const s = new FrameSplitter();
+  const seen: Buffer[] = [];
+  for (let at = 0; at < big.length; at += 1000)
+    s.push(big.subarray(at, at + 1000), (f) => {
+      seen.push(f);
+      return true;
+    });
+  assert.equal(seen.length, 1);
+  assert.ok(seen[0].equals(big));
 });
