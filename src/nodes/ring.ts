@@ -234,6 +234,7 @@ export class Ring {
     const buckets = 1 << bits;
     const shift = 32 - bits;
     const lowMask = 0xffffffff >>> bits;
+    const slotMask = slotBits === 0 ? 0 : 0xffffffff >>> (32 - slotBits);
     // The point of old entry word x in old bucket b.
     const pointOf = (b: number, x: number): number => ((b << oldShift) | (x >>> oldSlotBits)) >>> 0;
 
@@ -288,9 +289,10 @@ export class Ring {
       }
       for (let i = start + 1; i < end; i++) {
         const x = e[i];
-        const low = x >>> slotBits;
+        // Words above this bound hold greater points.
+        const bound = (x | slotMask) >>> 0;
         let j = i;
-        while (j > start && e[j - 1] >>> slotBits > low) {
+        while (j > start && e[j - 1] > bound) {
           e[j] = e[j - 1];
           j--;
         }
@@ -301,7 +303,7 @@ export class Ring {
     this.#shift = shift;
     this.#lowMask = lowMask;
     this.#slotBits = slotBits;
-    this.#slotMask = slotBits === 0 ? 0 : 0xffffffff >>> (32 - slotBits);
+    this.#slotMask = slotMask;
     this.#dir = dir;
     this.#e = e;
     this.#top = at;
