@@ -101,6 +101,8 @@ export class Ring {
   #queuedSlots = 0;
   /** Queued inserts, or a size that asks for other bucket bits: the next lookup flushes. */
   #dirty = false;
+  /** Where #touch leaves its loads' result, so that they are not optimised away. */
+  #touched = 0;
 
   /** Live points, queued ones included. */
   get length(): number {
@@ -159,6 +161,7 @@ export class Ring {
     if (this.#queue.delete(slot)) {
       this.#queued -= memberPoints.length;
     } else if (slot <= this.#slotMask) {
+      this.#touch(memberPoints);
       for (let k = 0; k < memberPoints.length; k++) this.#removeOne(memberPoints[k], slot);
     }
     this.#dirty = this.#queued > 0 || this.#wantBits(this.size, this.#slotBits) < this.#bits - 1;
@@ -175,6 +178,7 @@ export class Ring {
       this.#layout(bits, slotBits);
       return;
     }
+    for (const points of this.#queue.values()) this.#touch(points);
     for (const [slot, points] of this.#queue) {
       for (let k = 0; k < points.length; k++) this.#insertOne(points[k], slot);
     }
@@ -311,6 +315,25 @@ export class Ring {
     this.#clearQueue();
   }
 
+  /**
+   * Reads, for each point, its bucket's directory pair, then the bucket's first and last pool words,
+   * in passes of loads that do not wait on one another, so the CPU overlaps their cache and TLB
+   * misses. The inserts and removals that follow would meet them one at a time (each one's loads wait
+   * on the last one's shifts): a fresh 800-point insert into an 800k-point ring took ~3× as long.
+   */
+  #touch(points: Uint32Array): void {
+    const dir = this.#dir;
+    const e = this.#e;
+    const shift = this.#shift;
+    let sink = 0;
+    for (let k = 0; k < points.length; k++) sink |= dir[2 * (points[k] >>> shift)];
+    for (let k = 0; k < points.length; k++) {
+      const b = 2 * (points[k] >>> shift);
+      sink |= e[dir[b] - 1] | e[dir[b] + dir[b + 1]];
+    }
+    this.#touched = sink;
+  }
+
   #insertOne(p: number, slot: number): void {
     const b = p >>> this.#shift;
     if (this.#dir[2 * b + 1] === this.#e[this.#dir[2 * b] - 1]) this.#outgrow(b);
@@ -343,16 +366,20 @@ export class Ring {
     const start = dir[2 * b];
     const end = start + dir[2 * b + 1];
     let lo = start;
-    let hi = end;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (e[mid] < key) lo = mid + 1;
-      else hi = mid;
-    }
+    if (end - start > 32) {
+      let hi = end;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (e[mid] < key) lo = mid + 1;
+        else hi = mid;
+      }
+    } else while (lo < end && e[lo] < key) lo++;
     // Equal points of other members may come first: find this slot's own entry.
-    while (lo < end && e[lo] !== word && e[lo] >>> slotBits === key >>> slotBits) lo++;
+    const last = (key | this.#slotMask) >>> 0;
+    while (lo < end && e[lo] !== word && e[lo] <= last) lo++;
     if (lo === end || e[lo] !== word) return;
-    e.copyWithin(lo, lo + 1, end);
+    // A plain loop: a bucket is short, and a copyWithin call costs more than its few moves.
+    for (let i = lo + 1; i < end; i++) e[i - 1] = e[i];
     dir[2 * b + 1]--;
     this.size--;
   }
