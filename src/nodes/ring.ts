@@ -38,6 +38,7 @@ const MAX_BITS = 18;
 const QUEUE_MERGE = 16;
 /** Longer buckets (only clustered points, never MD5's) are sorted by merge sort when laid out. */
 const INSERTION_SORT_MAX = 48;
+const NO_QUEUE: ReadonlyMap<number, Uint32Array> = new Map();
 
 /** Bucket bits for n points: about 8 per bucket. */
 function bitsFor(n: number): number {
@@ -175,7 +176,8 @@ export class Ring {
     const slotBits = Math.max(this.#slotBits, bitsForSlots(this.#queuedSlots));
     const bits = this.#wantBits(n + m, slotBits);
     if (m * QUEUE_MERGE >= n || bits > this.#bits || bits < this.#bits - 1 || slotBits > this.#slotBits) {
-      this.#layout(bits, slotBits);
+      this.#layout(bits, slotBits, this.#queue);
+      this.#clearQueue();
       return;
     }
     for (const points of this.#queue.values()) this.#touch(points);
@@ -224,11 +226,11 @@ export class Ring {
   }
 
   /**
-   * Lays the pool out afresh with 2^bits buckets and slots of slotBits bits, merging in the queue: a
+   * Lays the pool out afresh with 2^bits buckets and slots of slotBits bits, merging in `queue`: a
    * counting scatter of the present entries (in order), then of the queued ones (in insertion order),
    * into their new buckets, and a stable sort of each bucket, so equal points keep insertion order.
    */
-  #layout(bits: number, slotBits: number): void {
+  #layout(bits: number, slotBits: number, queue: ReadonlyMap<number, Uint32Array>): void {
     const oldDir = this.#dir;
     const old = this.#e;
     const oldShift = this.#shift;
@@ -248,7 +250,7 @@ export class Ring {
       for (let i = oldDir[2 * b], end = i + oldDir[2 * b + 1]; i < end; i++)
         dir[2 * (pointOf(b, old[i]) >>> shift) + 1]++;
     }
-    for (const points of this.#queue.values()) {
+    for (const points of queue.values()) {
       for (let k = 0; k < points.length; k++) dir[2 * (points[k] >>> shift) + 1]++;
     }
     // Starts, after one header word each; the counts become write cursors.
@@ -273,7 +275,7 @@ export class Ring {
         total++;
       }
     }
-    for (const [slot, points] of this.#queue) {
+    for (const [slot, points] of queue) {
       for (let k = 0; k < points.length; k++) {
         const p = points[k];
         const nb = 2 * (p >>> shift);
@@ -312,7 +314,6 @@ export class Ring {
     this.#e = e;
     this.#top = at;
     this.size = total;
-    this.#clearQueue();
   }
 
   /**
@@ -391,7 +392,8 @@ export class Ring {
     const room = len + (len >>> 1) + 2;
     const e = this.#e;
     if (this.#top + 1 + room > e.length) {
-      this.#layout(this.#bits, this.#slotBits);
+      // The present entries only: the flush that called is inserting the queue's point by point.
+      this.#layout(this.#bits, this.#slotBits, NO_QUEUE);
       // Every bucket has room again, b included.
       return;
     }
