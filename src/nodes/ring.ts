@@ -102,7 +102,8 @@ export class Ring {
   #queuedSlots = 0;
   /** Queued inserts, or a size that asks for other bucket bits: the next lookup flushes. */
   #dirty = false;
-  /** Where #touch leaves its loads' result, so that they are not optimised away. */
+  /** Where #touch leaves its loads' result, so that the compiler cannot drop them as dead. */
+  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: written so that the loads stay; never read on purpose
   #touched = 0;
 
   /** Live points, queued ones included. */

@@ -250,7 +250,7 @@ test('Nodes: members in many points chunks keep their own points through slot re
     for (const n of live.values()) {
       const got = t.memberPoints(n.path)!;
       assert.equal(got.length, n.worker_cnt);
-      got.forEach((p, w) => assert.deepEqual(p, points(memberId(n.host, n.port, w + 1))));
+      for (const [w, p] of got.entries()) assert.deepEqual(p, points(memberId(n.host, n.port, w + 1)));
     }
     // Each member's first points, and the ends of the range: every member must answer for its own.
     const probes = [0, 0xffffffff, ...members.flatMap((m) => [m.points[0], m.points[1] + 1])];
