@@ -46,12 +46,12 @@ import { emitEach } from '../listeners.js';
 import { createLogger } from '../log.js';
 import type { HashAlg } from './hash.js';
 import { fnv1a64String, fnv164String, HASH_ALGS, hashKey, murmur3_32String } from './hash.js';
-import { Ring } from './ring.js';
+import { Members } from './members.js';
 import type { NodesSnapshot } from './snapshot.js';
 import { parseSnapshot, SNAPSHOT_FORMAT, toRow } from './snapshot.js';
 import type { ZkNode } from './validate.js';
 import { sameZkNode, validateZkNode } from './validate.js';
-import { memberId, vnodePointCount, vnodePoints } from './vnodes.js';
+import { memberId, vnodePointCount, vnodePointsInto } from './vnodes.js';
 
 export interface NodesOptions {
   /** Points per ring member (kimserver: 200). */
@@ -108,9 +108,10 @@ export interface ChildrenDiff {
 
 /** All paths advertising one host:port, and the one that serves. */
 interface Server {
-  paths: Set<string>;
+  /** Usually one: an array costs a fraction of a Set. */
+  paths: string[];
   serving: ZkNode | undefined;
-  /** Ring member slots of the serving node. */
+  /** Ring member slots of the serving node, in its type's Members. */
   slots: number[];
   /** When the serving node's members were inserted; orders snapshots (and so collisions). */
   seq: number;
@@ -144,11 +145,8 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
   #seq = 0;
   readonly #entries = new Map<string, ZkNode>();
   readonly #servers = new Map<string, Server>();
-  readonly #rings = new Map<string, Ring>();
-  // Ring members by slot; slots are reused through #freeSlots.
-  readonly #members: (HashNode | undefined)[] = [];
-  readonly #memberPoints: (Uint32Array | undefined)[] = [];
-  readonly #freeSlots: number[] = [];
+  /** Each type's ring members (and ring); a type goes when its last member does. */
+  readonly #types = new Map<string, Members>();
   readonly #hashString: (s: string) => number;
   readonly #onListenerError: (err: unknown, event: 'change' | 'step') => void;
 
@@ -240,10 +238,7 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
   #empty(): void {
     this.#entries.clear();
     this.#servers.clear();
-    this.#rings.clear();
-    this.#members.length = 0;
-    this.#memberPoints.length = 0;
-    this.#freeSlots.length = 0;
+    this.#types.clear();
   }
 
   /** Deletes every entry. The version goes up, never back to 0. */
@@ -263,8 +258,8 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
   }
 
   getNodeInHash(type: string, key: string | number | Uint8Array): HashNode | undefined {
-    const ring = this.#rings.get(type);
-    if (ring === undefined) return undefined;
+    const members = this.#types.get(type);
+    if (members === undefined) return undefined;
     let h: number;
     if (typeof key === 'string') h = this.#hashString(key);
     // kimserver hashes an int key as std::to_string(key); String() agrees for every integer.
@@ -272,14 +267,12 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
       if (!Number.isInteger(key)) return undefined;
       h = this.#hashString(String(key));
     } else h = hashKey(this.hash, key);
-    const slot = ring.find(h);
-    return slot < 0 ? undefined : this.#members[slot];
+    return members.find(h);
   }
 
   /** Lookup by an already computed key hash (uint32), e.g. one hashKey() gave. */
   getNodeByHash(type: string, hash: number): HashNode | undefined {
-    const slot = this.#rings.get(type)?.find(hash >>> 0) ?? -1;
-    return slot < 0 ? undefined : this.#members[slot];
+    return this.#types.get(type)?.find(hash >>> 0);
   }
 
   get(path: string): ZkNode | undefined {
@@ -305,13 +298,13 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
    * (for the status page). O(points): computed when asked, never kept.
    */
   keyShares(type: string): { member: HashNode; keys: number }[] {
-    const ring = this.#rings.get(type);
-    if (ring === undefined) return [];
+    const members = this.#types.get(type);
+    if (members === undefined) return [];
     // A hash h goes to the first point >= h, so point i serves (point i-1, point i], the first one the wrap;
     // of equal points the first serves and the others get an empty arc.
-    const e = ring.entries();
+    const e = members.ring.entries();
     if (e.length === 0) return [];
-    const keys = new Float64Array(this.#members.length);
+    const keys = new Float64Array(members.slotLimit);
     let prev = e[e.length - 2] - 2 ** 32;
     for (let i = 0; i < e.length; i += 2) {
       keys[e[i + 1]] += e[i] - prev;
@@ -320,15 +313,15 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
     const servers = [...this.#servers.values()].filter((s) => s.serving?.type === type);
     servers.sort((a, b) => a.seq - b.seq);
     return servers.flatMap((s) =>
-      s.slots.map((slot) => ({ member: this.#members[slot]!, keys: keys[slot] })),
+      s.slots.map((slot) => ({ member: members.member(slot)!, keys: keys[slot] })),
     );
   }
 
   /** Ring points of a type (for metrics and tests). */
   pointCount(type?: string): number {
-    if (type !== undefined) return this.#rings.get(type)?.length ?? 0;
+    if (type !== undefined) return this.#types.get(type)?.ring.length ?? 0;
     let n = 0;
-    for (const ring of this.#rings.values()) n += ring.length;
+    for (const members of this.#types.values()) n += members.ring.length;
     return n;
   }
 
@@ -340,8 +333,9 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
   memberPoints(path: string): readonly Uint32Array[] | undefined {
     const n = this.#entries.get(path);
     const server = n === undefined ? undefined : this.#servers.get(serverKey(n));
-    if (server === undefined || server.serving !== n) return undefined;
-    return server.slots.map((slot) => this.#memberPoints[slot]!);
+    if (n === undefined || server === undefined || server.serving !== n) return undefined;
+    const members = this.#types.get(n.type)!;
+    return server.slots.map((slot) => members.points(slot));
   }
 
   snapshot(): NodesSnapshot {
@@ -389,34 +383,23 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
         this.#entries.set(n.path, n);
         const key = serverKey(n);
         const server = this.#servers.get(key);
-        if (server === undefined)
-          this.#servers.set(key, { paths: new Set([n.path]), serving: n, slots: [], seq: 0 });
+        if (server === undefined) this.#servers.set(key, { paths: [n.path], serving: n, slots: [], seq: 0 });
         else {
-          server.paths.add(n.path);
+          server.paths.push(n.path);
           if (beats(n, server.serving!)) server.serving = n;
         }
       }
-      // Serving nodes are listed first in insertion order; give them members in that order.
-      const perType = new Map<string, { points: Uint32Array; slot: number }[]>();
+      // Serving nodes are listed first in insertion order; give them members in that order, then
+      // sort each ring once.
       for (const n of parsed.nodes) {
         const server = this.#servers.get(serverKey(n))!;
         if (server.serving !== n) continue;
         server.seq = ++this.#seq;
-        let list = perType.get(n.type);
-        if (list === undefined) {
-          list = [];
-          perType.set(n.type, list);
-        }
         const given = memberPoints?.get(n.path);
         const usable = given !== undefined && this.#checkPoints(n, given) === undefined ? given : undefined;
-        for (const slot of this.#newMembers(server, n, usable))
-          list.push({ points: this.#memberPoints[slot]!, slot });
+        this.#newMembers(server, n, usable);
       }
-      for (const [type, members] of perType) {
-        const ring = new Ring();
-        ring.load(members);
-        this.#rings.set(type, ring);
-      }
+      for (const members of this.#types.values()) members.ring.flush();
       for (const s of this.#servers.values()) {
         const n = s.serving!;
         const old = before.get(n.path);
@@ -508,8 +491,8 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
     for (const key of keys) before.set(key, this.#servers.get(key)?.serving);
 
     if (prev) {
-      const server = this.#servers.get(serverKey(prev))!;
-      server.paths.delete(path);
+      const paths = this.#servers.get(serverKey(prev))!.paths;
+      paths.splice(paths.indexOf(path), 1);
       this.#entries.delete(path);
     }
     if (next) {
@@ -517,10 +500,10 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
       const key = serverKey(next);
       let server = this.#servers.get(key);
       if (server === undefined) {
-        server = { paths: new Set(), serving: undefined, slots: [], seq: 0 };
+        server = { paths: [], serving: undefined, slots: [], seq: 0 };
         this.#servers.set(key, server);
       }
-      server.paths.add(path);
+      server.paths.push(path);
     }
     this.#version++;
 
@@ -541,23 +524,16 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
       if (was) removed.push(was);
       if (now) added.push(now);
       if (was && now && sameRingData(was, now)) continue;
-      for (const slot of server.slots) this.#dropMember(slot);
-      server.slots.length = 0;
+      if (was) this.#dropMembers(server, was.type);
       if (now) joins.push(server);
       else this.#servers.delete(key);
     }
     for (const server of joins) {
       const n = server.serving!;
       server.seq = ++this.#seq;
-      let ring = this.#rings.get(n.type);
-      if (ring === undefined) {
-        ring = new Ring();
-        this.#rings.set(n.type, ring);
-      }
       // Precomputed points belong to `next`; another node joining here (a shadowed one serving
       // again) gets its points computed.
-      const given = n === next ? nextPoints : undefined;
-      for (const slot of this.#newMembers(server, n, given)) ring.insert(this.#memberPoints[slot]!, slot);
+      this.#newMembers(server, n, n === next ? nextPoints : undefined);
     }
     // A path that served before and after is a change, not a removal plus an addition.
     for (const old of removed) {
@@ -572,31 +548,31 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
     return true;
   }
 
-  /** Gives server's serving node n its ring members (given or computed points); returns their slots. */
-  #newMembers(server: Server, n: ZkNode, given?: readonly Uint32Array[]): number[] {
-    const per = vnodePointCount(this.vnodeCount);
-    // One array for all the server's points, a view per member: a typed array with a buffer of its
-    // own costs ~130 bytes of heap besides its points.
-    const all = new Uint32Array(per * n.worker_cnt);
+  /** Gives server's serving node n its ring members (given or computed points), as the newest inserts. */
+  #newMembers(server: Server, n: ZkNode, given?: readonly Uint32Array[]): void {
+    let members = this.#types.get(n.type);
+    if (members === undefined) {
+      members = new Members(vnodePointCount(this.vnodeCount));
+      this.#types.set(n.type, members);
+    }
     for (let i = 1; i <= n.worker_cnt; i++) {
       const id = memberId(n.host, n.port, i);
+      const points = given?.[i - 1];
+      const answer = Object.freeze({ id, type: n.type, host: n.host, port: n.port, workerIndex: i });
       // Given points are copied: the caller's arrays are theirs (and may be views into a message).
-      all.set(given?.[i - 1] ?? vnodePoints(id, this.vnodeCount), (i - 1) * per);
-      const slot = this.#freeSlots.length > 0 ? this.#freeSlots.pop()! : this.#members.length;
-      this.#members[slot] = Object.freeze({ id, type: n.type, host: n.host, port: n.port, workerIndex: i });
-      this.#memberPoints[slot] = all.subarray((i - 1) * per, i * per);
+      const slot = members.add(answer, (out, at) => {
+        if (points === undefined) vnodePointsInto(id, this.vnodeCount, out, at);
+        else out.set(points, at);
+      });
       server.slots.push(slot);
     }
-    return server.slots;
   }
 
-  #dropMember(slot: number): void {
-    const member = this.#members[slot]!;
-    const ring = this.#rings.get(member.type)!;
-    ring.remove(this.#memberPoints[slot]!, slot);
-    if (ring.length === 0) this.#rings.delete(member.type);
-    this.#members[slot] = undefined;
-    this.#memberPoints[slot] = undefined;
-    this.#freeSlots.push(slot);
+  /** Takes the server's members out of their type's ring. */
+  #dropMembers(server: Server, type: string): void {
+    const members = this.#types.get(type)!;
+    for (const slot of server.slots) members.drop(slot);
+    server.slots.length = 0;
+    if (members.count === 0) this.#types.delete(type);
   }
 }

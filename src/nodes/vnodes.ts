@@ -23,8 +23,14 @@ export function vnodePointCount(vnodeCount: number): number {
 
 /** The member's points in kimserver's generation order (not sorted). */
 export function vnodePoints(id: string, vnodeCount: number): Uint32Array {
-  const groups = Math.floor(vnodeCount / 4);
   const out = new Uint32Array(vnodePointCount(vnodeCount));
+  vnodePointsInto(id, vnodeCount, out, 0);
+  return out;
+}
+
+/** Writes the member's points (as vnodePoints gives them) into out[at..]: no array of their own. */
+export function vnodePointsInto(id: string, vnodeCount: number, out: Uint32Array, at: number): void {
+  const groups = Math.floor(vnodeCount / 4);
   const idBytes = encoder.encode(id);
   // "<up to 10 digits>@" + id + "#<up to 10 digits>"
   if (scratch.length < idBytes.length + 24) scratch = new Uint8Array(idBytes.length + 24);
@@ -35,9 +41,8 @@ export function vnodePoints(id: string, vnodeCount: number): Uint32Array {
     end += idBytes.length;
     scratch[end++] = 0x23; // '#'
     end = writeUint(scratch, end, i);
-    md5Words(scratch, end, out, i * 4);
+    md5Words(scratch, end, out, at + i * 4);
   }
-  return out;
 }
 
 /** ring member id: "host:port.workerIndex", workerIndex from 1 (0 is the manager, never a member). */

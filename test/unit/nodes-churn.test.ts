@@ -150,6 +150,115 @@ test('Ring: bulk merges, point inserts, bucket moves and re-layouts keep the ent
   );
 });
 
+test('Ring: a bucket that outgrows the pool tail again and again forces re-layouts and keeps every entry', () => {
+  // 20,000 spread points (2^11 buckets, a tail of ~1,600 words), then single members of 20-300 points
+  // at the two ends of the range, one insert at a time (each is small next to the ring, so it takes the
+  // point-by-point path). The end buckets grow by half their length at every move: their moves use up
+  // the tail after a few hundred entries, so the pool is laid out afresh, several times per run.
+  const clustered = fc
+    .array(fc.integer({ min: 0, max: 60 }), { minLength: 20, maxLength: 300, size: 'max' })
+    .map((a) => Uint32Array.from(a, (x) => (x < 30 ? x : 0xffffffff - x)));
+  const opArb = fc.oneof(
+    { weight: 4, arbitrary: fc.record({ add: clustered }) },
+    { weight: 1, arbitrary: fc.record({ remove: fc.nat() }) },
+    { weight: 1, arbitrary: fc.record({ lookup: fc.constantFrom(0, 29, 30, 0xffffffc3, 0xffffffff) }) },
+  );
+  fc.assert(
+    fc.property(fc.integer({ min: 1 }), fc.array(opArb, { minLength: 30, maxLength: 40 }), (seed, ops) => {
+      const ring = new Ring();
+      let x = seed;
+      const base = Uint32Array.from({ length: 20_000 }, () => {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        return x >>> 0;
+      });
+      let live: { points: Uint32Array; owner: number }[] = [{ points: base, owner: 0 }];
+      const free: number[] = [];
+      let nextSlot = 1;
+      ring.insert(base, 0);
+      ring.flush();
+      for (const op of ops) {
+        if ('add' in op) {
+          const owner = free.length > 0 ? free.pop()! : nextSlot++;
+          ring.insert(op.add, owner);
+          live.push({ points: op.add, owner });
+          ring.flush();
+        } else if ('remove' in op) {
+          if (live.length < 2) continue;
+          const m = live[1 + (op.remove % (live.length - 1))];
+          ring.remove(m.points, m.owner);
+          live = live.filter((y) => y !== m);
+          free.push(m.owner);
+        } else assert.equal(ring.find(op.lookup), referenceFind(live, op.lookup) ?? -1);
+      }
+      const pairs = live.flatMap((m) => [...m.points].map((p) => [p, m.owner] as const));
+      pairs.sort((a, b) => a[0] - b[0]);
+      assert.deepEqual([...ring.entries()], pairs.flat());
+    }),
+    { numRuns: 15, endOnFailure: true },
+  );
+});
+
+test('Nodes: members in many points chunks keep their own points through slot reuse', () => {
+  // 4,096 points per member: a points chunk holds 4 members, so 7 servers of 1-3 workers span chunks,
+  // and the slots freed by a leaving server are reused by the next one to join.
+  const vnodeCount = 4096;
+  const t = new Nodes({ vnodeCount });
+  const pointsOf = new Map<string, Uint32Array>();
+  const points = (id: string): Uint32Array => {
+    if (!pointsOf.has(id)) pointsOf.set(id, vnodePoints(id, vnodeCount));
+    return pointsOf.get(id)!;
+  };
+  const server = (i: number, workers: number): ZkNode => ({
+    path: `/kimserver/nodes/logic/n${i}`,
+    type: 'logic',
+    host: `10.2.0.${i}`,
+    port: 5000,
+    worker_cnt: workers,
+    active_time: i,
+  });
+  const live = new Map<number, ZkNode>();
+  // [server, workers]: 0 workers deletes it.
+  const steps = [
+    [1, 3],
+    [2, 2],
+    [3, 3],
+    [4, 1],
+    [2, 0],
+    [5, 3],
+    [1, 0],
+    [6, 2],
+    [7, 3],
+    [3, 0],
+    [8, 1],
+  ];
+  for (const [i, workers] of steps) {
+    if (workers === 0) {
+      assert.ok(t.delZkNode(server(i, 1).path));
+      live.delete(i);
+    } else {
+      assert.ok(t.addZkNode(server(i, workers)));
+      live.set(i, server(i, workers));
+    }
+    const members = [...live.values()].flatMap((n) =>
+      Array.from({ length: n.worker_cnt }, (_, w) => {
+        const owner = memberId(n.host, n.port, w + 1);
+        return { points: points(owner), owner };
+      }),
+    );
+    for (const n of live.values()) {
+      const got = t.memberPoints(n.path)!;
+      assert.equal(got.length, n.worker_cnt);
+      for (const [w, p] of got.entries()) assert.deepEqual(p, points(memberId(n.host, n.port, w + 1)));
+    }
+    // Each member's first points, and the ends of the range: every member must answer for its own.
+    const probes = [0, 0xffffffff, ...members.flatMap((m) => [m.points[0], m.points[1] + 1])];
+    for (const h of probes)
+      assert.equal(t.getNodeByHash('logic', h >>> 0)?.id, referenceFind(members, h >>> 0));
+  }
+});
+
 // A small world of paths, servers (host:port) and types, so that paths shadow each other, servers
 // change type and worker count, and members come and go in every order.
 const PATHS = ['/kimserver/nodes/n1', '/kimserver/nodes/n2', '/kimserver/nodes/n3', '/kimserver/nodes/n4'];
