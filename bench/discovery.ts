@@ -197,16 +197,18 @@ async function syncAll(
     await fleet.connect(peers, COMMAND_MS);
     await fleet.mkdirp(`${root}/${TYPE}`, COMMAND_MS);
     await fleet.step('join', 0, COMMAND_MS);
+    // First, while the set is as registered (a refill more, after the clients, timed out connecting here).
+    // --quick has no time for it (and its 1,000 peers are not the target's 5,000).
+    const rssResult =
+      rss && variants.includes('zkbio') && rssSupported()
+        ? await nodeRss(run.connectString, root, peers, CATCH_UP_MS)
+        : undefined;
     for (const [i, v] of variants.entries()) {
       if (i > 0) await refill(fleet, peers, bounds);
       const o = { connectString: run.connectString, root, native: run.native };
       Object.assign(results[v], await syncAndMass(v, o, fleet, run.floor, peers, bounds));
     }
-    // --quick has no time for it (and its 1,000 peers are not the target's 5,000).
-    if (rss && variants.includes('zkbio') && rssSupported()) {
-      await refill(fleet, peers, bounds);
-      results.zkbio.rss = await nodeRss(run.connectString, root, peers, CATCH_UP_MS);
-    }
+    if (rssResult) results.zkbio.rss = rssResult;
   } finally {
     await fleet.close();
   }
