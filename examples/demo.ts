@@ -12,9 +12,8 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, request } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import zookeeper from 'node-zookeeper-client';
-import { startZk } from '../src/cli/zk_server.js';
+import { freePorts, startZk } from '../src/cli/zk_server.js';
 
 const USERS = Array.from({ length: 24 }, (_, i) => String(1000 + i));
 const children: ChildProcess[] = [];
@@ -24,14 +23,6 @@ const t0 = Date.now();
 
 function say(line: string): void {
   console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${line}`);
-}
-
-async function freePort(): Promise<number> {
-  const srv = createNetServer().listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address() as { port: number };
-  srv.close();
-  return port;
 }
 
 interface TableReply {
@@ -79,7 +70,7 @@ function start(script: string, args: string[]): ChildProcess {
 }
 
 async function startLogic(zk: string, name: string): Promise<{ port: number; proc: ChildProcess }> {
-  const port = await freePort();
+  const [port] = await freePorts(1);
   const proc = start('./logic-server.js', ['--zk', zk, '--port', String(port), '--name', name]);
   await once(proc, 'message');
   return { port, proc };
@@ -129,7 +120,7 @@ async function main(): Promise<void> {
     const addr = (p: number) => `127.0.0.1:${p}`;
     say(`3 logic servers registered: ${[a, b, c].map((s) => addr(s.port)).join(', ')}`);
 
-    const gatePort = await freePort();
+    const [gatePort] = await freePorts(1);
     start('./gate-server.js', ['--zk', zk.connectString, '--port', String(gatePort), '--workers', '2']);
     await until('the gate to see 3 logic servers', () =>
       tableIs(
@@ -155,7 +146,7 @@ async function main(): Promise<void> {
     before = after;
 
     // A kimserver C++ peer, played with a plain ZooKeeper client: kimserver's JSON, port as a string.
-    const kimPort = await freePort();
+    const [kimPort] = await freePorts(1);
     const kimHttp = createServer((req, res) => {
       res.end(JSON.stringify({ user: req.url?.split('/').pop(), logic: addr(kimPort) }));
     }).listen(kimPort, '127.0.0.1');

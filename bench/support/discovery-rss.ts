@@ -14,11 +14,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { freePorts } from '../../src/cli/zk_server.js';
 import { TYPE } from './discovery-observers.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/zkbio.js', import.meta.url));
@@ -81,14 +81,6 @@ function childPids(pid: number): number[] {
   }
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer().listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address() as { port: number };
-  srv.close();
-  return port;
-}
-
 /** GET `path` on the status port, its body parsed; undefined while the port does not answer. */
 function getJson(port: number, path: string): Promise<Record<string, unknown> | undefined> {
   return new Promise((resolve) => {
@@ -146,7 +138,7 @@ export async function nodeRss(
       },
     }),
   );
-  const port = await freePort();
+  const [port] = await freePorts(1);
   const started = performance.now();
   const proc: ChildProcess = spawn(
     process.execPath,

@@ -136,7 +136,7 @@ async function serverMode(port: number, host = '127.0.0.1'): Promise<string | un
 }
 
 /** Free loopback ports, all held open together so that one call never returns the same port twice. */
-async function freePorts(n: number): Promise<number[]> {
+export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from(
       { length: n },
