@@ -29,7 +29,7 @@ import { startZk } from '../src/cli/zk_server.js';
 import type { Bench } from './index.js';
 import { FloorProbe, PeerFleet } from './support/discovery-fleet.js';
 import { loadNative, type NativeBinding } from './support/discovery-native.js';
-import { type Convergence, measured, Observed } from './support/discovery-observe.js';
+import { type Convergence, measured, Observed, type Op } from './support/discovery-observe.js';
 import { createObserver, type Observer, TYPE, type Variant } from './support/discovery-observers.js';
 import { type Results, type Storm, table, targets } from './support/discovery-report.js';
 import { nodeRss, rssSupported } from './support/discovery-rss.js';
@@ -89,9 +89,28 @@ async function withPeers<T>(
   }
 }
 
+/** Every peer takes each step in turn, all at once, and the observer sees every one of them before the next. */
+async function atOnce(
+  fleet: PeerFleet,
+  observer: Observer,
+  ops: readonly Op[],
+  count: number,
+): Promise<void> {
+  const seen = new Observed();
+  const unlisten = observer.listen(seen.listeners);
+  try {
+    for (const op of ops) {
+      await fleet.step(op, 0, COMMAND_MS);
+      await seen.waitCount(op, count, CATCH_UP_MS);
+    }
+  } finally {
+    unlisten();
+  }
+}
+
 /**
- * One measured join, change and leave of PEERS peers, GAP_MS apart. With `warm`, the observer has first met one
- * unmeasured storm of each (STORM_PEERS peers at once): a server measured after it has run a while. Without it,
+ * One measured join, change and leave of PEERS peers, GAP_MS apart. With `warmPeers`, the observer has first met
+ * one unmeasured storm of each (that many peers at once): a server measured after it has run a while. Without it,
  * the observer's code runs for the first time in the client's own isolate: zkbio's bio thread is a new isolate
  * per client, and its first hundreds of events run unoptimised (traced here: a leave's path through the bio thread
  * took ~100 µs longer cold), while the other clients' code runs on the main thread, warm from earlier rounds.
@@ -105,16 +124,7 @@ async function convergenceRound(
 ): Promise<void> {
   await withPeers(variant, run, root, warmPeers > 0 ? warmPeers : PEERS, async (fleet, observer) => {
     if (warmPeers > 0) {
-      const seen = new Observed();
-      const unlistenWarm = observer.listen(seen.listeners);
-      try {
-        for (const op of ['join', 'change', 'leave'] as const) {
-          await fleet.step(op, 0, COMMAND_MS);
-          await seen.waitCount(op, warmPeers, CATCH_UP_MS);
-        }
-      } finally {
-        unlistenWarm();
-      }
+      await atOnce(fleet, observer, ['join', 'change', 'leave'], warmPeers);
       await fleet.connect(PEERS, COMMAND_MS);
     }
     const unlisten = observer.listen(into.listeners);
@@ -131,31 +141,19 @@ async function convergenceRound(
 
 /** One storm: every peer creates its node at once, and once the observer holds all of them, closes at once. */
 async function stormOnce(run: Run, observer: Observer): Promise<Storm> {
-  const fleet = run.fleet;
-  const seen = new Observed();
-  const unlisten = observer.listen(seen.listeners);
-  try {
-    const m = await measured(
-      run.floor,
-      () => observer.threads,
-      COMMAND_MS,
-      async () => {
-        await fleet.step('join', 0, COMMAND_MS);
-        await seen.waitCount('join', STORM_PEERS, CATCH_UP_MS);
-        await fleet.step('leave', 0, COMMAND_MS);
-        await seen.waitCount('leave', STORM_PEERS, CATCH_UP_MS);
-      },
-    );
-    return {
-      ...m.eld,
-      peers: STORM_PEERS,
-      ...m.cpu,
-      floor_eld_p99_ms: m.floor.eld_p99_ms,
-      floor_eld_max_ms: m.floor.eld_max_ms,
-    };
-  } finally {
-    unlisten();
-  }
+  const m = await measured(
+    run.floor,
+    () => observer.threads,
+    COMMAND_MS,
+    () => atOnce(run.fleet, observer, ['join', 'leave'], STORM_PEERS),
+  );
+  return {
+    ...m.eld,
+    peers: STORM_PEERS,
+    ...m.cpu,
+    floor_eld_p99_ms: m.floor.eld_p99_ms,
+    floor_eld_max_ms: m.floor.eld_max_ms,
+  };
 }
 
 /**
