@@ -21,7 +21,6 @@ export class Members {
   readonly #nodes: (HashNode | undefined)[] = [];
   readonly #free: number[] = [];
   readonly #chunks: Uint32Array[] = [];
-  #count = 0;
 
   /** `per`: points per member. */
   constructor(per: number) {
@@ -31,7 +30,7 @@ export class Members {
 
   /** Live members. */
   get count(): number {
-    return this.#count;
+    return this.#nodes.length - this.#free.length;
   }
 
   /** One more than the greatest slot ever used: slots are below it. */
@@ -51,8 +50,13 @@ export class Members {
 
   /** A view of the slot's points (the table's own: read them, do not change them). */
   points(slot: number): Uint32Array {
-    const at = (slot & ((1 << this.#chunkBits) - 1)) * this.#per;
+    const at = this.#offset(slot);
     return this.#chunks[slot >>> this.#chunkBits].subarray(at, at + this.#per);
+  }
+
+  /** Where the slot's points start in its chunk. */
+  #offset(slot: number): number {
+    return (slot & ((1 << this.#chunkBits) - 1)) * this.#per;
   }
 
   /**
@@ -64,9 +68,8 @@ export class Members {
     this.#nodes[slot] = node;
     const chunk = slot >>> this.#chunkBits;
     if (chunk === this.#chunks.length) this.#chunks.push(new Uint32Array(this.#per << this.#chunkBits));
-    fill(this.#chunks[chunk], (slot & ((1 << this.#chunkBits) - 1)) * this.#per);
+    fill(this.#chunks[chunk], this.#offset(slot));
     this.ring.insert(this.points(slot), slot);
-    this.#count++;
     return slot;
   }
 
@@ -75,6 +78,5 @@ export class Members {
     this.ring.remove(this.points(slot), slot);
     this.#nodes[slot] = undefined;
     this.#free.push(slot);
-    this.#count--;
   }
 }

@@ -281,11 +281,16 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
 
   /** Serving nodes (optionally of one type), in ring insertion order. */
   list(type?: string): ZkNode[] {
+    return this.#servingInOrder(type).map((s) => s.serving!);
+  }
+
+  /** Servers with a serving node (optionally of one type), in ring insertion order. */
+  #servingInOrder(type?: string): Server[] {
     const servers = [...this.#servers.values()].filter(
       (s) => s.serving && (type === undefined || s.serving.type === type),
     );
     servers.sort((a, b) => a.seq - b.seq);
-    return servers.map((s) => s.serving!);
+    return servers;
   }
 
   /** Every entry, shadowed ones included. */
@@ -310,9 +315,7 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
       keys[e[i + 1]] += e[i] - prev;
       prev = e[i];
     }
-    const servers = [...this.#servers.values()].filter((s) => s.serving?.type === type);
-    servers.sort((a, b) => a.seq - b.seq);
-    return servers.flatMap((s) =>
+    return this.#servingInOrder(type).flatMap((s) =>
       s.slots.map((slot) => ({ member: members.member(slot)!, keys: keys[slot] })),
     );
   }
@@ -332,8 +335,9 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
    */
   memberPoints(path: string): readonly Uint32Array[] | undefined {
     const n = this.#entries.get(path);
-    const server = n === undefined ? undefined : this.#servers.get(serverKey(n));
-    if (n === undefined || server === undefined || server.serving !== n) return undefined;
+    if (n === undefined) return undefined;
+    const server = this.#servers.get(serverKey(n));
+    if (server === undefined || server.serving !== n) return undefined;
     const members = this.#types.get(n.type)!;
     return server.slots.map((slot) => members.points(slot));
   }

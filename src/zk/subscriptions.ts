@@ -30,7 +30,7 @@
  */
 import { parsePeerData } from '../discovery/peer.js';
 import type { ZkNode } from '../nodes/validate.js';
-import { memberId, vnodePointCount, vnodePoints } from '../nodes/vnodes.js';
+import { memberId, vnodePointCount, vnodePointsInto } from '../nodes/vnodes.js';
 import { type BioRecord, newRecord } from '../ring/codec.js';
 import { Cmd } from './commands.js';
 import { ZCLOSING, ZkError, ZNOAUTH, ZNONODE, ZUNIMPLEMENTED, zkErrorCode } from './errors.js';
@@ -335,7 +335,7 @@ export class Subscriptions {
     if (node.worker_cnt * each * 4 > maxPointBytes) return NO_POINTS;
     const out = new Uint32Array(node.worker_cnt * each);
     for (let i = 1; i <= node.worker_cnt; i++)
-      out.set(vnodePoints(memberId(node.host, node.port, i), vnodeCount), (i - 1) * each);
+      vnodePointsInto(memberId(node.host, node.port, i), vnodeCount, out, (i - 1) * each);
     return out;
   }
 
