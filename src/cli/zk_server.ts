@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, wri
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connectString as parseConnectString } from '../discovery/config_zk.js';
 
 /** Where Debian's packages put their jars; ZKBIO_JAVA_DIR points elsewhere (another layout, or a test). */
 function javaDir(): string {
@@ -336,13 +337,7 @@ function externalHandle(connectString: string): ZkHandle {
         'tests that kill or restart servers pass { local: true }',
     );
   };
-  const hosts = connectString
-    .split('/')[0]
-    .split(',')
-    .map((hp) => {
-      const i = hp.lastIndexOf(':');
-      return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
-    });
+  const { hosts } = parseConnectString(connectString, 'ZK_SERVERS');
   return {
     connectString,
     servers: [],

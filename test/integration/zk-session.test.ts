@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Logger, pino } from 'pino';
+import { freePorts } from '../../src/cli/zk_server.js';
 import { digestId, Perms } from '../../src/zk/acl.js';
 import {
   ZBADARGUMENTS,
@@ -194,12 +195,7 @@ test('watches fire once each, in order, through onEvent', async () => {
 });
 
 test('connect to an unreachable port fails within its bound and reports each retry', async () => {
-  const port = await new Promise<number>((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
+  const [port] = await freePorts(1); // closed again: nothing listens there
   const events: ZkEvent[] = [];
   const { logger, lines } = captureLogs();
   const s = new ZkSession({
