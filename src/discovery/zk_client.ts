@@ -299,15 +299,10 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
         this.onSession(ack.value as SessionEvent, ack.result, ack.errName);
         break;
       case Cmd.EV_DATA_CHANGED:
-        if (!this.stopping) this.registration.onOwnNodeEvent(ack.path, false);
-        break;
-      case Cmd.EV_DELETED: {
+      case Cmd.EV_DELETED:
         // stop() closing the session deletes the own node too: that is no reason to register again.
-        if (!this.stopping) {
-          this.registration.onOwnNodeEvent(ack.path, true);
-        }
+        if (!this.stopping) this.registration.onOwnNodeEvent(ack.path, ack.cmd === Cmd.EV_DELETED);
         break;
-      }
     }
   }
 

@@ -215,7 +215,8 @@ export function instrumentClient(client: Client, hooks: LinkHooks): void {
       if (!(err instanceof FrameError)) throw err;
       socket?.destroy(err);
     }
-    if (this.state !== CM_STATES.CONNECTING) clearAttempt();
+    // Once the handshake is answered the bound is done with: every later read finds no timer to clear.
+    if (entry.attemptTimer !== undefined && this.state !== CM_STATES.CONNECTING) clearAttempt();
   };
   const originalOnConnected = cm.onSocketConnected;
   cm.onSocketConnected = function (this: ConnectionManager) {
