@@ -15,6 +15,7 @@ import { type BioRecord, encodedSize, newRecord } from '../ring/codec.js';
 import { Cmd } from '../zk/commands.js';
 import type { OwnNodeRepair } from '../zk/registration.js';
 import type { ZkbioConfig } from './config.js';
+import { retryDelayMs } from './retry.js';
 
 export interface OwnRegistrationDeps {
   config: ZkbioConfig;
@@ -32,8 +33,6 @@ export interface OwnRegistrationDeps {
   onRegistered(path: string): void;
 }
 
-const RETRY_MIN_MS = 200;
-const RETRY_MAX_MS = 5000;
 /** A session id as ZooKeeper's stat shows an owner: 16 hex digits. */
 const SESSION_ID_CHARS = 16;
 /** Dead threads' sessions remembered at most (the Bio gives up after 5 crashes in a row by default). */
@@ -214,7 +213,7 @@ export class OwnRegistration {
       return;
     }
     if (ack.error === BioError.Cancelled || ack.error === BioError.WorkerCrashed) return;
-    const delay = Math.min(RETRY_MIN_MS * 2 ** this.failures++, RETRY_MAX_MS);
+    const delay = retryDelayMs(this.failures++);
     logger.warn({ error: ack.errName, detail: ack.result, retryInMs: delay }, 'registration failed');
     this.deps.later(delay, () => this.reconcile());
   }

@@ -20,6 +20,7 @@ import { Cmd } from '../zk/commands.js';
 import { readNodeSet } from '../zk/node-change.js';
 import { type BadPeer, BadPeers } from './bad_peers.js';
 import type { PeerDataReason } from './peer.js';
+import { retryDelayMs } from './retry.js';
 
 /** Queues a task; `done` gets its one ack. */
 export type QueueTask = (cmd: number, path: string, value: string, done: (ack: BioRecord) => void) => void;
@@ -50,9 +51,6 @@ interface TypeState {
   /** A retry is scheduled; more failures meanwhile wait for it. */
   retrying: boolean;
 }
-
-const RETRY_MIN_MS = 200;
-const RETRY_MAX_MS = 5000;
 
 export class SubscribedTypes {
   readonly #o: SubscribedTypesOptions;
@@ -188,7 +186,7 @@ export class SubscribedTypes {
     if (!t || t.retrying) return;
     t.retrying = true;
     t.synced = false;
-    const delay = Math.min(RETRY_MIN_MS * 2 ** t.failures++, RETRY_MAX_MS);
+    const delay = retryDelayMs(t.failures++);
     this.#o.later(delay, () => {
       t.retrying = false;
       this.#subscribe(type);

@@ -36,6 +36,7 @@ import { assertLibraryShape } from '../zk/nzk-internals.js';
 import type { BadPeer } from './bad_peers.js';
 import type { ZkbioConfig } from './config.js';
 import { OwnRegistration } from './registration.js';
+import { RETRY_MAX_MS } from './retry.js';
 import { SubscribedTypes } from './subscriptions.js';
 
 export interface ZkClientEvents {
@@ -61,7 +62,6 @@ export interface ZkClientOptions {
 }
 
 const HANDLER_URL = new URL('../zk/handler.js', import.meta.url);
-const RETRY_MAX_MS = 5000;
 
 export class ZkClient extends EventEmitter<ZkClientEvents> {
   readonly nodes: Nodes;
