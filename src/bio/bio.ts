@@ -210,18 +210,12 @@ export class Bio extends EventEmitter<BioEvents> {
   private async shutdown(): Promise<void> {
     if (this.deadReason === null) this.deadReason = 'stopped';
     if (this.running) {
-      Atomics.store(this.control, Control.STOP, 1);
-      this.taskRing.wakeConsumer();
-      const timeoutMs = this.opts.stopTimeoutMs ?? 5000;
-      let hardStop: NodeJS.Timeout | undefined;
-      const finished = await Promise.race([
-        (this.workerRun ?? Promise.resolve()).then(() => true),
-        new Promise<false>((resolve) => {
-          hardStop = setTimeout(() => resolve(false), timeoutMs);
-        }),
-      ]);
-      clearTimeout(hardStop);
-      if (!finished) this.logger.warn({ timeoutMs }, 'bio thread did not stop in time: terminating it');
+      const finished = await this.askToStop(this.control, this.taskRing, this.workerRun);
+      if (!finished)
+        this.logger.warn(
+          { timeoutMs: this.stopTimeoutMs },
+          'bio thread did not stop in time: terminating it',
+        );
       this.running = false;
     }
     this.generation++;
@@ -333,20 +327,38 @@ export class Bio extends EventEmitter<BioEvents> {
   private onCorruptAck(err: Error): void {
     const oldControl = this.control;
     const oldTasks = this.taskRing;
-    const oldRun = this.workerRun ?? Promise.resolve();
+    const oldRun = this.workerRun;
+    // The crash first: it drains what the old thread wrote so far, before the stop word makes it ack the rest.
     this.onWorkerDeath(this.generation, new BioCorruptAckError(err));
-    Atomics.store(oldControl, Control.STOP, 1);
-    oldTasks.wakeConsumer();
-    let hardStop: NodeJS.Timeout | undefined;
-    void Promise.race([
-      oldRun.then(() => true),
-      new Promise<false>((resolve) => {
-        hardStop = setTimeout(() => resolve(false), this.opts.stopTimeoutMs ?? 5000);
-      }),
-    ]).then((stopped) => {
-      clearTimeout(hardStop);
-      if (!stopped) void this.terminateThreads();
+    void this.askToStop(oldControl, oldTasks, oldRun).then((finished) => {
+      if (!finished) void this.terminateThreads();
     });
+  }
+
+  private get stopTimeoutMs(): number {
+    return this.opts.stopTimeoutMs ?? 5000;
+  }
+
+  /**
+   * Raises the stop word of a thread and wakes it; resolves true once its run ends, false if it has not within
+   * stopTimeoutMs (the caller terminates it).
+   */
+  private async askToStop(
+    control: Int32Array,
+    tasks: ByteRing,
+    run: Promise<unknown> | null,
+  ): Promise<boolean> {
+    Atomics.store(control, Control.STOP, 1);
+    tasks.wakeConsumer();
+    let hardStop: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      (run ?? Promise.resolve()).then(() => true),
+      new Promise<false>((resolve) => {
+        hardStop = setTimeout(() => resolve(false), this.stopTimeoutMs);
+      }),
+    ]);
+    clearTimeout(hardStop);
+    return finished;
   }
 
   /** Moves every ack in the ring into the backlog, marking its task acked. One that does not decode is skipped. */
