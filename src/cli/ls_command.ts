@@ -1,5 +1,6 @@
 // `zkbio ls`: the nodes under the root as a node's table would hold them (serving, or shadowed by a newer
-// registration of the same host:port), and the bad peer data a node would skip, with the reason.
+// registration of the same host:port), the bad peer data a node would skip, with the reason, and the nodes still
+// registering (created empty, their JSON not yet set), which a node waits for.
 import { parseArgs } from 'node:util';
 import type { BadPeer } from '../discovery/bad_peers.js';
 import type { ZkNode } from '../nodes/validate.js';
@@ -16,7 +17,12 @@ interface LsResult {
   root: string;
   nodes: LsNode[];
   bad: BadPeer[];
+  /** Paths of nodes created empty whose JSON is not set yet. */
+  registering: string[];
 }
+
+/** The type folder of a node's path under the root. */
+const typeOf = (root: string, path: string): string => path.slice(root.length + 1, path.lastIndexOf('/'));
 
 const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
 
@@ -36,6 +42,7 @@ export async function run(argv: string[]): Promise<void> {
         .map((n) => ({ ...n, serving: serving.has(n.path) }))
         .sort(byPath),
       bad: table.bad.list().sort(byPath),
+      registering: [...table.registering].sort(),
     };
     process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : render(result));
   } finally {
@@ -43,7 +50,7 @@ export async function run(argv: string[]): Promise<void> {
   }
 }
 
-function render({ root, nodes, bad }: LsResult): string {
+function render({ root, nodes, bad, registering }: LsResult): string {
   const rows = [
     ['TYPE', 'PATH', 'ADDRESS', 'WORKERS', 'ACTIVE', 'STATE'],
     ...nodes.map((n) => [
@@ -55,6 +62,14 @@ function render({ root, nodes, bad }: LsResult): string {
       n.serving ? 'serving' : 'shadowed (same host:port, newer registration serves)',
     ]),
     ...bad.map((b) => [b.type, b.path, '-', '-', '-', `BAD ${b.reason}: ${b.detail}`]),
+    ...registering.map((path) => [
+      typeOf(root, path),
+      path,
+      '-',
+      '-',
+      '-',
+      'registering (created empty, JSON not set yet)',
+    ]),
   ];
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   const lines = rows.map((r) =>
@@ -63,6 +78,6 @@ function render({ root, nodes, bad }: LsResult): string {
       .join('  ')
       .trimEnd(),
   );
-  const summary = `${nodes.length} node(s), ${bad.length} with bad data, under ${root}`;
+  const summary = `${nodes.length} node(s), ${bad.length} with bad data, ${registering.length} registering, under ${root}`;
   return `${lines.join('\n')}\n${summary}\n`;
 }

@@ -1,16 +1,19 @@
 // The node table as a node would build it, read straight from ZooKeeper for the operator commands: each
 // type's children are listed, read in listing order (the order a starting node applies them, which decides
 // kimserver's first-insert-wins ring collisions), checked with parsePeerData and upserted into a Nodes table.
-// Bad peer data is kept aside with its reason (BadPeers, as a node keeps it).
+// Bad peer data is kept aside with its reason (BadPeers, as a node keeps it), and a node still registering
+// (created empty, its JSON not yet set) is neither in the table nor bad, as in a node.
 import { type BadPeer, BadPeers } from '../discovery/bad_peers.js';
-import { parsePeerData } from '../discovery/peer.js';
+import { parsePeerData, stillRegistering } from '../discovery/peer.js';
 import { Nodes } from '../nodes/table.js';
 import { ZkError, ZNOAUTH, ZNONODE } from '../zk/errors.js';
-import type { ZkSession } from '../zk/session.js';
+import type { ZkSession, ZkStat } from '../zk/session.js';
 
 export class ZkTable {
   readonly nodes: Nodes;
   readonly bad = new BadPeers();
+  /** Paths of nodes created empty whose JSON is not set yet. */
+  readonly registering = new Set<string>();
 
   /**
    * `watch`: every list and read also arms a ZooKeeper watch (and a missing folder an exists watch), for
@@ -42,6 +45,7 @@ export class ZkTable {
     const names = await this.children(folder);
     this.nodes.applyChildren(type, names);
     this.bad.forgetGone(folder, names);
+    for (const path of this.registering) if (path.startsWith(`${folder}/`)) this.registering.delete(path);
     // Sent together (one session's requests are answered in order), applied in listing order.
     const reads = await Promise.all(
       names.map((n) => this.session.get(`${folder}/${n}`, this.watch).catch((err: unknown) => err)),
@@ -66,7 +70,14 @@ export class ZkTable {
       return;
     }
     if (read instanceof Error) throw read;
-    const peer = parsePeerData(path, type, (read as { data: string }).data, this.maxNodeBytes);
+    const { data, stat } = read as { data: string; stat: ZkStat };
+    if (stillRegistering(data, stat.version)) {
+      this.registering.add(path);
+      this.bad.forget(path);
+      this.nodes.delZkNode(path);
+      return;
+    }
+    const peer = parsePeerData(path, type, data, this.maxNodeBytes);
     if (!peer.ok) {
       this.markBad({ path, type, reason: peer.reason, detail: peer.detail });
       return;

@@ -9,6 +9,15 @@ export type PeerDataReason = 'empty' | 'too_large' | 'not_json' | 'invalid';
 export type PeerData = { ok: true; node: ZkNode } | { ok: false; reason: PeerDataReason; detail: string };
 
 /**
+ * A peer registering the kimserver way (zkbio does too): its node created empty, the JSON set once its path is
+ * known. Empty data never written since the create is no bad data, only data not there yet; a data watch
+ * brings the JSON. Emptied later (version above 0), it is bad data.
+ */
+export function stillRegistering(data: string, version: number): boolean {
+  return data.length === 0 && version === 0;
+}
+
+/**
  * Parses the data of the znode at `path`, a child of the `type` folder. The table is keyed by the znode's
  * real path, whatever the JSON says; its `type` must match the folder's.
  */

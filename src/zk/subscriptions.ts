@@ -28,7 +28,7 @@
  * job gets the error in its ack; otherwise EV_SUB_FAILED tells the main side to resync with backoff.
  * A child is only known once read, so a child whose read failed is read again by the next listing.
  */
-import { parsePeerData } from '../discovery/peer.js';
+import { parsePeerData, stillRegistering } from '../discovery/peer.js';
 import type { ZkNode } from '../nodes/validate.js';
 import { memberId, vnodePointCount, vnodePointsInto } from '../nodes/vnodes.js';
 import { type BioRecord, newRecord } from '../ring/codec.js';
@@ -309,13 +309,11 @@ export class Subscriptions {
     }
     const known = folder.children.get(name);
     if (known?.mzxid === r.stat.mzxid) return null; // reported already: a resync that found no change
-    const peer = parsePeerData(path, folder.type, r.data, this.#opts.maxNodeBytes);
-    if (!peer.ok && peer.reason === 'empty' && r.stat.version === 0) {
-      // Never written since its create: a peer registering the kimserver way (create empty, then set the
-      // JSON once its path is known, as zkbio does too). The data watch brings the JSON: no bad data.
+    if (stillRegistering(r.data, r.stat.version)) {
       folder.children.set(name, { mzxid: r.stat.mzxid, ringKey: '' });
       return null;
     }
+    const peer = parsePeerData(path, folder.type, r.data, this.#opts.maxNodeBytes);
     if (!peer.ok) {
       this.#bad(folder, name, r.stat.mzxid, peer.reason, peer.detail);
       return null;

@@ -47,6 +47,7 @@ interface LsJson {
   root: string;
   nodes: { path: string; type: string; host: string; port: number; worker_cnt: number; serving: boolean }[];
   bad: { path: string; type: string; reason: string; detail: string }[];
+  registering: string[];
 }
 
 test('zkbio --help prints every command and exits 0', async () => {
@@ -59,7 +60,7 @@ test('zkbio --help prints every command and exits 0', async () => {
   assert.match(sub.stdout, /^usage: zkbio lookup .*--type T .*KEY\.\.\./);
 });
 
-test('zkbio ls: nodes as the table holds them, shadowed ones marked, bad peer data with its reason', async () => {
+test('zkbio ls: nodes as the table holds them, shadowed ones marked, bad peer data with its reason, a node created empty as registering', async () => {
   const a = await addPeer('ls-a', 4101);
   const old = await addPeer(
     'ls-b',
@@ -69,7 +70,11 @@ test('zkbio ls: nodes as the table holds them, shadowed ones marked, bad peer da
   );
   const newer = await addPeer('ls-b', 4102, 3);
   const notJson = await addPeer('ls-bad', 0, 0, '{oops');
-  const empty = await addPeer('ls-empty', 0, 0, '');
+  // Created empty and never written: a peer registering the kimserver way, which a node waits for. Emptied
+  // after its JSON was set: bad data.
+  const registering = await addPeer('ls-registering', 0, 0, '');
+  const empty = await addPeer('ls-empty', 4103);
+  await peer.set(empty, '');
   const noPort = await addPeer(
     'ls-noport',
     0,
@@ -90,6 +95,8 @@ test('zkbio ls: nodes as the table holds them, shadowed ones marked, bad peer da
     const bad = new Map(ls.bad.map((b) => [b.path, b]));
     assert.equal(bad.get(notJson)?.reason, 'not_json');
     assert.equal(bad.get(empty)?.reason, 'empty');
+    assert.equal(bad.has(registering), false, 'created empty is no bad data');
+    assert.deepEqual(ls.registering, [registering]);
     assert.equal(bad.get(noPort)?.reason, 'invalid');
     assert.match(bad.get(noPort)?.detail ?? '', /port/);
 
@@ -97,9 +104,10 @@ test('zkbio ls: nodes as the table holds them, shadowed ones marked, bad peer da
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, new RegExp(`${notJson}\\s.*BAD not_json: `));
     assert.match(text.stdout, new RegExp(`${old}\\s.*shadowed`));
-    assert.match(text.stdout, /3 node\(s\), 3 with bad data, under \/ops\/nodes/);
+    assert.match(text.stdout, new RegExp(`${registering}\\s.*registering \\(created empty`));
+    assert.match(text.stdout, /3 node\(s\), 3 with bad data, 1 registering, under \/ops\/nodes/);
   } finally {
-    for (const p of [a, old, newer, notJson, empty, noPort]) await peer.remove(p);
+    for (const p of [a, old, newer, notJson, empty, registering, noPort]) await peer.remove(p);
   }
 });
 
