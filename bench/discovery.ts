@@ -201,6 +201,15 @@ async function syncAll(
       rss && variants.includes('zkbio') && rssSupported()
         ? await nodeRss(run.connectString, root, peers, CATCH_UP_MS)
         : undefined;
+    if (rssResult) {
+      const { rss_mb, rss_primary_mb, rss_workers_mb, private_mb } = await nodeRss(
+        run.connectString,
+        '/bench/no-peers',
+        0,
+        CATCH_UP_MS,
+      );
+      rssResult.empty = { rss_mb, rss_primary_mb, rss_workers_mb, private_mb };
+    }
     for (const [i, v] of variants.entries()) {
       if (i > 0) await refill(fleet, peers, bounds);
       const o = { connectString: run.connectString, root, native: run.native };

@@ -167,6 +167,12 @@ export function table(header: string, results: Partial<Results>, notes: string[]
         `(primary ${rss.rss_primary_mb}, workers ${rss.rss_workers_mb.join(', ')}; ${rss.rss_synced_mb} just synced), ` +
         `private ${rss.private_mb} MB, PSS ${rss.pss_mb} MB`,
     );
+    if (rss.empty)
+      lines.push(
+        `the same node with no peers: RSS ${rss.empty.rss_mb} MB (primary ${rss.empty.rss_primary_mb}, workers ` +
+          `${rss.empty.rss_workers_mb.join(', ')}), private ${rss.empty.private_mb} MB; ` +
+          `so ${r2(rss.rss_mb - rss.empty.rss_mb)} MB for ${rss.peers} peers`,
+      );
   }
   const t = targets(results);
   if (t.length > 0) {

@@ -8,7 +8,8 @@
  * in both: the node binary's text, about 40 MB per Node process here, is counted twice. So the private memory
  * (pages no other process maps) and the proportional set (shared pages split between their processes) are given
  * beside it. Read twice: once synced, and once settled, SETTLE_MS later, when a long-lived server's collectors
- * have run. Linux only: elsewhere it is skipped.
+ * have run. The same node subscribed to a type with no peers, settled as long, is the baseline in the same run:
+ * what the processes, their modules and threads take before any peer. Linux only: elsewhere it is skipped.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -39,6 +40,8 @@ export interface Rss {
   peers: number;
   /** From spawn until /nodes listed every peer. */
   synced_ms: number;
+  /** The baseline: the same node with no peers, settled. */
+  empty?: { rss_mb: number; rss_primary_mb: number; rss_workers_mb: number[]; private_mb: number };
 }
 
 interface Memory {
@@ -113,7 +116,10 @@ export function rssSupported(): boolean {
   return process.platform === 'linux';
 }
 
-/** Runs the node until it lists `peers` nodes (within timeoutMs), reads its memory, stops it. */
+/**
+ * Runs the node until it lists `peers` nodes (within timeoutMs), reads its memory, stops it. With no peers it
+ * only waits for the status port to answer, and asks no lookup (there is no member to answer it).
+ */
 export async function nodeRss(
   connectString: string,
   root: string,
@@ -160,7 +166,7 @@ export async function nodeRss(
     }
     const synced_ms = Math.round(performance.now() - started);
     // A serving worker answers lookups: one builds its ring, which a table that was never asked does not hold.
-    if ((await getJson(port, `/lookup?type=${TYPE}&key=rss`))?.id === undefined)
+    if (peers > 0 && (await getJson(port, `/lookup?type=${TYPE}&key=rss`))?.id === undefined)
       throw new Error('zkbio node: GET /lookup gave no member');
     const pid = proc.pid as number;
     const synced = memoryOf(pid);
