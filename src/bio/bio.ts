@@ -69,12 +69,6 @@ export interface BioOptions {
   taskRingBytes?: number;
   /** Ack ring size in bytes. Default 4 MiB. */
   ackRingBytes?: number;
-  /**
-   * The bio thread lowers its own scheduling priority by this much (Linux nice, 0 to 19; a nice value is per
-   * thread there, and raising it needs no privilege). Elsewhere it is ignored: a priority there is the whole
-   * process's. Default 0.
-   */
-  nice?: number;
   /** stop() waits this long for the task in flight before it terminates the thread. Default 5000. */
   stopTimeoutMs?: number;
   /** Crashes tolerated within restartWindowMs before the Bio gives up. Default 5 in 60 s. */
@@ -259,7 +253,6 @@ export class Bio extends EventEmitter<BioEvents> {
       handler: String(this.opts.handler),
       handlerOptions: this.opts.handlerOptions,
       logLevel: this.logger.level,
-      nice: this.opts.nice ?? 0,
     };
     const run = this.pool.run(data) as Promise<void>;
     this.workerRun = run.then(

@@ -42,8 +42,6 @@ export interface BioWorkerData {
   handler: string;
   handlerOptions: unknown;
   logLevel: string;
-  /** Lower the thread's priority by this much (Linux only): BioOptions.nice. */
-  nice: number;
 }
 
 export interface BioHandlerContext {

@@ -5,8 +5,7 @@
  * Events the handler emits on its own (ctx.emit; the ZooKeeper handler's watch-driven node changes) go through
  * the same AckWriter, so they and the acks reach the main side in the one order they were written.
  */
-import { getPriority, setPriority } from 'node:os';
-import pino, { type Logger } from 'pino';
+import pino from 'pino';
 import { type BioRecord, decode } from '../ring/codec.js';
 import { ByteRing } from '../ring/ring.js';
 import { AckWriter } from './ack_writer.js';
@@ -20,7 +19,6 @@ export default async function runBio(data: BioWorkerData): Promise<void> {
   const acks = new AckWriter(new ByteRing(data.ackSab));
   const control = new Int32Array(data.controlSab);
   const logger = pino({ level: data.logLevel, base: { pid: process.pid, thread: 'bio' } });
-  lowerPriority(data.nice, logger);
   // Atomics.waitAsync keeps no thread alive (nodejs/node#44729): this ref'd timer does while the loop waits.
   const keepAlive = setInterval(() => {}, 1 << 30);
   const factory = ((await import(data.handler)) as { default: BioHandlerFactory }).default;
@@ -69,22 +67,5 @@ export default async function runBio(data: BioWorkerData): Promise<void> {
       await acks.drained();
       clearInterval(keepAlive);
     }
-  }
-}
-
-/**
- * On Linux a nice value belongs to one thread, and setpriority(pid 0) sets the calling thread's: the bio thread
- * yields a contended core to the main loop (and to ZooKeeper's own threads) without touching the process.
- * Elsewhere pid 0 would be the whole process, so nothing is done. Failing to set it only costs the preference.
- */
-function lowerPriority(nice: number, logger: Logger): void {
-  if (nice === 0 || process.platform !== 'linux') return;
-  try {
-    setPriority(0, Math.min(19, getPriority(0) + nice));
-  } catch (err) {
-    logger.warn(
-      { err, nice },
-      'could not lower the bio thread priority; it runs at the main thread priority',
-    );
   }
 }

@@ -60,7 +60,6 @@ export type { ZkServer } from './config_zk.js';
  * | `bio.doorbell`                            | `bio.doorbell`                       | true                   |
  * | `bio.task_ring_bytes` (power of two)      | `bio.taskRingBytes`                  | 262144 (256 KiB)       |
  * | `bio.ack_ring_bytes` (power of two)       | `bio.ackRingBytes`                   | 4194304 (4 MiB)        |
- * | `bio.nice` (0 to 19, Linux)               | `bio.nice`                           | 7                      |
  * | `metrics.default_metrics`                 | `metrics.defaultMetrics`             | true                   |
  *
  * Keys zkbio does not know are ignored and listed in `warnings` (with a "did you mean" for likely typos),
@@ -114,11 +113,6 @@ export interface ZkbioConfig {
     readonly doorbell: boolean;
     readonly taskRingBytes: number;
     readonly ackRingBytes: number;
-    /**
-     * How much lower than the main thread's the bio thread's scheduling priority is (Linux nice, per thread): on
-     * cores the server, ZooKeeper and the peers share, the main loop wins the core. 0 leaves it alone.
-     */
-    readonly nice: number;
   };
   readonly metrics: {
     /** prom-client's default metrics (process CPU and memory, GC, event-loop lag) in the same registry. */
@@ -153,7 +147,7 @@ const KNOWN = {
   ],
   'zookeeper.nodes': ['root', 'subscribe_node_type'],
   'zookeeper.payload': ['root'],
-  bio: ['max_acks_per_tick', 'tick_ms', 'doorbell', 'task_ring_bytes', 'ack_ring_bytes', 'nice'],
+  bio: ['max_acks_per_tick', 'tick_ms', 'doorbell', 'task_ring_bytes', 'ack_ring_bytes'],
   metrics: ['default_metrics'],
 } as const;
 
@@ -253,7 +247,6 @@ export function parseConfig(raw: unknown): ZkbioConfig {
   const tickMs = int(own(bioRaw, 'tick_ms'), 'bio.tick_ms', 1, 1000, doorbell ? 10 : 1, ms);
   const taskRingBytes = ringBytes(own(bioRaw, 'task_ring_bytes'), 'bio.task_ring_bytes', 256 << 10);
   const ackRingBytes = ringBytes(own(bioRaw, 'ack_ring_bytes'), 'bio.ack_ring_bytes', 4 << 20);
-  const nice = int(own(bioRaw, 'nice'), 'bio.nice', 0, 19, 7, '');
   const defaultMetrics = bool(own(metricsRaw, 'default_metrics'), 'metrics.default_metrics', true);
   // A peer's data crosses the ack ring in one record, and a record must fit with room to spare.
   if (ackRingBytes < 2 * maxNodeBytes) {
@@ -286,7 +279,7 @@ export function parseConfig(raw: unknown): ZkbioConfig {
       auth,
       logLevel,
     }),
-    bio: Object.freeze({ maxAcksPerTick, tickMs, doorbell, taskRingBytes, ackRingBytes, nice }),
+    bio: Object.freeze({ maxAcksPerTick, tickMs, doorbell, taskRingBytes, ackRingBytes }),
     metrics: Object.freeze({ defaultMetrics }),
     warnings: Object.freeze(warnings),
   });

@@ -123,7 +123,6 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       onSlice: (ms) => this.metrics.drainSliceDuration.observe(ms / 1000),
       taskRingBytes: config.bio.taskRingBytes,
       ackRingBytes: config.bio.ackRingBytes,
-      nice: config.bio.nice,
       logger: this.logger.child({ component: 'bio' }),
     });
     this.registration = new OwnRegistration({

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
@@ -243,37 +242,4 @@ test('a corrupt ack is handled like a crash: every task acked once, the thread r
   await bio.stop();
   assert.equal(taskAcks()[4].result, 'alive');
   assertExactlyOnce(taskAcks(), [inFlight, ...queued, after]);
-});
-
-/** Each thread of this process (Linux): its nice value, by thread id. */
-function threadNice(): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    // Fields after the command's closing parenthesis; nice is field 19 of stat, the 17th of these.
-    out.set(Number(tid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
-  }
-  return out;
-}
-
-test('nice lowers the bio thread priority alone; the main thread keeps its own', {
-  skip: process.platform !== 'linux' && 'nice is per thread on Linux only',
-}, async () => {
-  const before = threadNice();
-  const { bio, taskAcks, until } = echoBio({ nice: 5 });
-  await bio.start();
-  try {
-    const id = bio.addCmdTask(EchoCmd.ECHO, '/p', 'v');
-    await until(() => taskAcks().some((a) => a.id === id));
-    const base = before.get(process.pid) as number;
-    const lowered = [...threadNice()].filter(
-      ([tid, nice]) => !before.has(tid) && nice === Math.min(19, base + 5),
-    );
-    assert.equal(lowered.length, 1, 'one new thread, the bio thread, runs 5 below');
-    assert.equal(threadNice().get(process.pid), base, 'the main thread is untouched');
-    for (const [tid, nice] of before)
-      if (threadNice().has(tid)) assert.equal(threadNice().get(tid), nice, `thread ${tid}`);
-  } finally {
-    await bio.stop();
-  }
 });

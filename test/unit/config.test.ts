@@ -100,7 +100,6 @@ describe('parseConfig accepts', () => {
       doorbell: true,
       taskRingBytes: 262144,
       ackRingBytes: 4194304,
-      nice: 7,
     });
     assert.deepEqual(cfg.warnings, [], "kimserver's own keys are not worth a warning");
   });
@@ -157,7 +156,6 @@ describe('parseConfig accepts', () => {
       doorbell: false,
       task_ring_bytes: 4096,
       ack_ring_bytes: 8192,
-      nice: 0,
     };
     const cfg = parseConfig(raw);
     assert.equal(cfg.nodePort, 3344);
@@ -173,7 +171,6 @@ describe('parseConfig accepts', () => {
       doorbell: false,
       taskRingBytes: 4096,
       ackRingBytes: 8192,
-      nice: 0,
     });
   });
 
@@ -361,7 +358,6 @@ const CASES: Case[] = [
   ['bio.doorbell', null, /got null/],
   ...INT_CASES('bio.task_ring_bytes', 4096, 268435456),
   ...INT_CASES('bio.ack_ring_bytes', 4096, 268435456),
-  ...INT_CASES('bio.nice', 0, 19),
   ['bio.task_ring_bytes', 5000, /power of two.*got 5000/],
   ['bio.ack_ring_bytes', 12288, /power of two.*got 12288/],
   ['bio.ack_ring_bytes', 65536, /at least twice zookeeper\.max_node_bytes \(65536\).*got 65536/],
