@@ -17,6 +17,7 @@ import { BioError, bioErrorName } from './protocol.js';
  * the microtask instead measured 50-70 µs later here: the microtasks queued before it ran first.)
  */
 const PUBLISH_EVERY = 16;
+const RESOLVED = Promise.resolve();
 
 export class AckWriter {
   private readonly backlog: BioRecord[] = [];
@@ -46,7 +47,8 @@ export class AckWriter {
     if (!tryPushRecord(this.ring, record, size, false)) return false;
     if (!this.inTurn) {
       this.inTurn = true;
-      queueMicrotask(this.endTurn);
+      // A settled promise's then(), not queueMicrotask(): Node wraps each of those in an AsyncResource and a bind.
+      RESOLVED.then(this.endTurn);
       this.publish();
     } else if (++this.batched >= PUBLISH_EVERY) this.publish();
     return true;
