@@ -167,6 +167,34 @@ function compress(): void {
   state[3] = (state[3] + d) | 0;
 }
 
+/** The longest message md5InBlock takes: one block, with room for the padding byte and the length. */
+export const MD5_IN_BLOCK_MAX = 55;
+
+/**
+ * The block md5InBlock hashes. A caller writes a short message straight into it, and may leave bytes in place
+ * between calls: a call changes only block[len..64).
+ */
+export const md5Block: Uint8Array = block;
+
+/** MD5 of md5Block[0..len), len <= MD5_IN_BLOCK_MAX, written to out as md5Words does, without copying it. */
+export function md5InBlock(len: number, out: Uint32Array, at: number): void {
+  block[len] = 0x80;
+  block.fill(0, len + 1, 56);
+  const bits = len * 8;
+  block[56] = bits & 0xff;
+  block[57] = bits >>> 8;
+  block.fill(0, 58, 64);
+  state[0] = 0x67452301;
+  state[1] = 0xefcdab89 | 0;
+  state[2] = 0x98badcfe | 0;
+  state[3] = 0x10325476;
+  compress();
+  out[at] = state[0];
+  out[at + 1] = state[1];
+  out[at + 2] = state[2];
+  out[at + 3] = state[3];
+}
+
 /**
  * MD5 of msg[0..len) written to out[at..at+4) as the digest's four little-endian uint32 words
  * (bytes 0-3, 4-7, 8-11, 12-15).

@@ -1,6 +1,6 @@
 // Ketama points of one ring member, laid out as kimserver's Nodes::gen_vnodes does:
 // for i in 0..vnodeCount/4-1, MD5("<vnodeCount - i>@<id>#<i>") read as four little-endian uint32.
-import { md5Words } from './md5.js';
+import { MD5_IN_BLOCK_MAX, md5Block, md5InBlock, md5Words } from './md5.js';
 
 const encoder = new TextEncoder();
 let scratch = new Uint8Array(256);
@@ -32,16 +32,24 @@ export function vnodePoints(id: string, vnodeCount: number): Uint32Array {
 export function vnodePointsInto(id: string, vnodeCount: number, out: Uint32Array, at: number): void {
   const groups = Math.floor(vnodeCount / 4);
   const idBytes = encoder.encode(id);
-  // "<up to 10 digits>@" + id + "#<up to 10 digits>"
-  if (scratch.length < idBytes.length + 24) scratch = new Uint8Array(idBytes.length + 24);
+  // "<up to 10 digits>@" + id + "#<up to 10 digits>": a message that fits one MD5 block is written into it, and
+  // its id only when the count before it changes length (a call leaves the bytes before the message's end).
+  const inBlock = idBytes.length + 22 <= MD5_IN_BLOCK_MAX;
+  if (!inBlock && scratch.length < idBytes.length + 24) scratch = new Uint8Array(idBytes.length + 24);
+  const msg = inBlock ? md5Block : scratch;
+  let idAt = -1;
   for (let i = 0; i < groups; i++) {
-    let end = writeUint(scratch, 0, vnodeCount - i);
-    scratch[end++] = 0x40; // '@'
-    scratch.set(idBytes, end);
-    end += idBytes.length;
-    scratch[end++] = 0x23; // '#'
-    end = writeUint(scratch, end, i);
-    md5Words(scratch, end, out, at + i * 4);
+    const lead = writeUint(msg, 0, vnodeCount - i);
+    if (lead + 1 !== idAt) {
+      msg[lead] = 0x40; // '@'
+      msg.set(idBytes, lead + 1);
+      idAt = lead + 1;
+    }
+    let end = idAt + idBytes.length;
+    msg[end++] = 0x23; // '#'
+    end = writeUint(msg, end, i);
+    if (inBlock) md5InBlock(end, out, at + i * 4);
+    else md5Words(msg, end, out, at + i * 4);
   }
 }
 

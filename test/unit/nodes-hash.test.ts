@@ -80,6 +80,26 @@ test('the JS MD5 equals node:crypto for any length (one and several blocks)', ()
   );
 });
 
+test('every vnode point is its MD5 word, for ids short enough to hash in place and longer, and counts whose digits shrink', () => {
+  fc.assert(
+    fc.property(
+      fc.string({ minLength: 1, maxLength: 60, unit: 'grapheme' }),
+      fc.constantFrom(4, 40, 200, 1000, 1004),
+      (id, vnodeCount) => {
+        const points = vnodePoints(id, vnodeCount);
+        for (let i = 0; i < vnodeCount / 4; i++) {
+          const d = createHash('md5')
+            .update(`${vnodeCount - i}@${id}#${i}`)
+            .digest();
+          for (let j = 0; j < 4; j++)
+            assert.equal(points[i * 4 + j], d.readUInt32LE(j * 4), `${id} ${i}.${j}`);
+        }
+      },
+    ),
+    { numRuns: 150 },
+  );
+});
+
 test('vnode points are MD5("<count - i>@<id>#<i>") words, for other vnode counts too', () => {
   const id = 'example.internal:8080.12';
   const points = vnodePoints(id, 160);
