@@ -14,7 +14,7 @@ import { createLogger } from '../log.js';
 import { runPrimary } from './node_primary.js';
 import { runWorker } from './node_worker.js';
 import { probeAddress } from './status_listen.js';
-import { parseListenAddress } from './status_server.js';
+import { PROCESS_ROLE, parseListenAddress } from './status_server.js';
 import { parsed, UsageError } from './usage.js';
 import { fromConfig } from './zk_target.js';
 
@@ -38,10 +38,9 @@ function parseNodeArgs(argv: string[]) {
 export async function run(argv: string[]): Promise<void> {
   const { configPath, workers, listen } = parseNodeArgs(argv);
   const config = fromConfig(configPath);
-  const role = cluster.isPrimary ? 'primary' : `worker ${cluster.worker?.id}`;
   const logger = createLogger({
     level: config.zookeeper.logLevel,
-    bindings: { node: config.serverName, role },
+    bindings: { node: config.serverName, role: PROCESS_ROLE },
   });
   if (!cluster.isPrimary) return runWorker(listen, logger);
   for (const warning of config.warnings) logger.warn({ config: configPath }, warning);

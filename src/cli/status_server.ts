@@ -33,7 +33,8 @@ export interface StatusSource {
   live(): Promise<LiveStatus>;
 }
 
-const ROLE = cluster.isPrimary ? 'primary' : `worker ${cluster.worker?.id}`;
+/** This process in a `zkbio node`: "primary" or "worker N" (its logs and its /live answers say it). */
+export const PROCESS_ROLE = cluster.isPrimary ? 'primary' : `worker ${cluster.worker?.id}`;
 
 /** Parses "HOST:PORT" or "[v6]:PORT". Throws naming the flag when it is not one. */
 export function parseListenAddress(text: string, flag = '--status'): { host: string; port: number } {
@@ -96,7 +97,7 @@ async function handle(source: StatusSource, req: IncomingMessage, res: ServerRes
       const live = await source.live();
       return send(res, 200, {
         served_by: process.pid,
-        role: ROLE,
+        role: PROCESS_ROLE,
         now: Date.now(),
         state: s.state,
         self: s.self,

@@ -3,7 +3,7 @@
 // --timeout, since a CLI must not hang on an unreachable ensemble.
 import { DEFAULT_MAX_NODE_BYTES, DEFAULT_NODES_ROOT, type ZkbioConfig } from '../discovery/config.js';
 import { loadConfigFile } from '../discovery/config_file.js';
-import { digestAuth, int } from '../discovery/config_values.js';
+import { authString, digestAuth, int } from '../discovery/config_values.js';
 import { connectString, name, root } from '../discovery/config_zk.js';
 import { ConfigError } from '../errors.js';
 import { type ZkEvent, ZkSession } from '../zk/session.js';
@@ -85,7 +85,7 @@ export function resolveTarget(values: TargetFlags): ZkTarget {
         '--config gives the servers, root and auth: use either --config or --servers/--root/--auth',
       );
     const { zookeeper } = fromConfig(values.config);
-    const auth = zookeeper.auth ? `${zookeeper.auth.user}:${zookeeper.auth.password}` : undefined;
+    const auth = zookeeper.auth ? authString(zookeeper.auth) : undefined;
     return {
       servers: zookeeper.servers,
       root: zookeeper.nodesRoot,
@@ -103,7 +103,7 @@ export function resolveTarget(values: TargetFlags): ZkTarget {
   return {
     servers: zk.servers,
     root: nodesRoot,
-    auth: auth ? `${auth.user}:${auth.password}` : undefined,
+    auth: auth ? authString(auth) : undefined,
     maxNodeBytes: DEFAULT_MAX_NODE_BYTES,
     timeoutMs,
     type,

@@ -35,6 +35,7 @@ import type { ZkHandlerOptions } from '../zk/handler.js';
 import { assertLibraryShape } from '../zk/nzk-internals.js';
 import type { BadPeer } from './bad_peers.js';
 import type { ZkbioConfig } from './config.js';
+import { authString } from './config_values.js';
 import { OwnRegistration } from './registration.js';
 import { RETRY_MAX_MS } from './retry.js';
 import { SubscribedTypes } from './subscriptions.js';
@@ -107,7 +108,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       sessionTimeoutMs: config.zookeeper.sessionTimeoutMs,
       connectTimeoutMs: config.zookeeper.connectTimeoutMs,
       callTimeoutMs: config.zookeeper.callTimeoutMs,
-      auth: config.zookeeper.auth ? `${config.zookeeper.auth.user}:${config.zookeeper.auth.password}` : null,
+      auth: config.zookeeper.auth ? authString(config.zookeeper.auth) : null,
       vnodeCount: this.nodes.vnodeCount,
       maxNodeBytes: config.zookeeper.maxNodeBytes,
       maxPointBytes: config.bio.ackRingBytes / 4,
