@@ -41,7 +41,7 @@ export interface Rss {
   /** From spawn until /nodes listed every peer. */
   synced_ms: number;
   /** The baseline: the same node with no peers, settled. */
-  empty?: { rss_mb: number; rss_primary_mb: number; rss_workers_mb: number[]; private_mb: number };
+  empty?: Pick<Rss, 'rss_mb' | 'rss_primary_mb' | 'rss_workers_mb' | 'private_mb'>;
 }
 
 interface Memory {

@@ -119,12 +119,12 @@ export function oneOf<T extends string>(v: unknown, field: string, allowed: read
   return v as T;
 }
 
-/** "user:password" for the digest scheme. Messages describe the shape only: the value is a secret. */
 /** A digest identity as ZooKeeper's addAuthInfo takes it: "user:password". */
 export function authString(auth: ZkAuth): string {
   return `${auth.user}:${auth.password}`;
 }
 
+/** "user:password" for the digest scheme. Messages describe the shape only: the value is a secret. */
 export function digestAuth(v: unknown, field: string): ZkAuth | null {
   if (v === undefined) return null;
   const expect = 'must be a "user:password" string (digest scheme)';

@@ -176,43 +176,20 @@ export const MD5_IN_BLOCK_MAX = 55;
  */
 export const md5Block: Uint8Array = block;
 
-/** MD5 of md5Block[0..len), len <= MD5_IN_BLOCK_MAX, written to out as md5Words does, without copying it. */
-export function md5InBlock(len: number, out: Uint32Array, at: number): void {
-  block[len] = 0x80;
-  block.fill(0, len + 1, 56);
-  const bits = len * 8;
-  block[56] = bits & 0xff;
-  block[57] = bits >>> 8;
-  block.fill(0, 58, 64);
+function reset(): void {
   state[0] = 0x67452301;
   state[1] = 0xefcdab89 | 0;
   state[2] = 0x98badcfe | 0;
   state[3] = 0x10325476;
-  compress();
-  out[at] = state[0];
-  out[at + 1] = state[1];
-  out[at + 2] = state[2];
-  out[at + 3] = state[3];
 }
 
 /**
- * MD5 of msg[0..len) written to out[at..at+4) as the digest's four little-endian uint32 words
- * (bytes 0-3, 4-7, 8-11, 12-15).
+ * Ends a digest whose last `rest` bytes (of `len` in all) are in block[0..rest): the padding, the length, the
+ * last compress, and the four words written to out[at..at+4).
  */
-export function md5Words(msg: Uint8Array, len: number, out: Uint32Array, at: number): void {
-  state[0] = 0x67452301;
-  state[1] = 0xefcdab89 | 0;
-  state[2] = 0x98badcfe | 0;
-  state[3] = 0x10325476;
-  let pos = 0;
-  for (; pos + 64 <= len; pos += 64) {
-    for (let i = 0; i < 64; i++) block[i] = msg[pos + i];
-    compress();
-  }
-  const rest = len - pos;
-  block.fill(0);
-  for (let i = 0; i < rest; i++) block[i] = msg[pos + i];
+function finish(rest: number, len: number, out: Uint32Array, at: number): void {
   block[rest] = 0x80;
+  block.fill(0, rest + 1);
   if (rest >= 56) {
     compress();
     block.fill(0);
@@ -229,4 +206,26 @@ export function md5Words(msg: Uint8Array, len: number, out: Uint32Array, at: num
   out[at + 1] = state[1];
   out[at + 2] = state[2];
   out[at + 3] = state[3];
+}
+
+/** MD5 of md5Block[0..len), len <= MD5_IN_BLOCK_MAX, written to out as md5Words does, without copying it. */
+export function md5InBlock(len: number, out: Uint32Array, at: number): void {
+  reset();
+  finish(len, len, out, at);
+}
+
+/**
+ * MD5 of msg[0..len) written to out[at..at+4) as the digest's four little-endian uint32 words
+ * (bytes 0-3, 4-7, 8-11, 12-15).
+ */
+export function md5Words(msg: Uint8Array, len: number, out: Uint32Array, at: number): void {
+  reset();
+  let pos = 0;
+  for (; pos + 64 <= len; pos += 64) {
+    for (let i = 0; i < 64; i++) block[i] = msg[pos + i];
+    compress();
+  }
+  const rest = len - pos;
+  for (let i = 0; i < rest; i++) block[i] = msg[pos + i];
+  finish(rest, len, out, at);
 }
