@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import { CreateMode } from 'node-zookeeper-client';
 import type { ZkNode } from '../../src/nodes/validate.js';
 import { connectPeer, eventually, type PeerClient, peerJson } from '../support/peer-client.js';
-import { gateConfig as baseConfig, Clients } from '../support/zk-client.js';
+import { gateConfig as baseConfig, Clients, captureLog, nextRegistered } from '../support/zk-client.js';
 import { startZk, type ZkHandle } from '../support/zk-server.js';
 
 let zk: ZkHandle;
@@ -254,14 +254,16 @@ test('stop() returns promptly while ZooKeeper is unreachable and the connect is 
 });
 
 test('own node deleted from outside: registers again at once, and leaves one payload node', async () => {
-  const client = await startClient(
+  const log = captureLog();
+  const client = await clients.start(
     gateConfig(
       { server_name: 'victim' },
       { nodes: { root: '/kimserver/nodes', subscribe_node_type: ['logic'] } },
     ),
+    { logger: log.logger },
   );
   const first = client.self as string;
-  const registered = new Promise<string>((resolve) => client.once('registered', resolve));
+  const registered = nextRegistered(client, log);
   await peer.remove(first);
   const second = await registered;
   assert.notEqual(second, first);
@@ -274,7 +276,7 @@ test('own node deleted from outside: registers again at once, and leaves one pay
   const json = JSON.parse((await peer.get(second)).data);
   assert.equal(json.path, second);
   // The new node is watched too.
-  const third = new Promise<string>((resolve) => client.once('registered', resolve));
+  const third = nextRegistered(client, log);
   await peer.remove(second);
   assert.ok((await third).startsWith('/kimserver/nodes/gate/victim-gate'));
   await client.stop();

@@ -1,5 +1,6 @@
 // ZkClient set-up shared by the integration and fault tests: a kimserver-style config pointed at a test
 // ensemble, clients that are remembered so after() can stop every one, and a logger whose lines are kept.
+import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { parseConfig, type ZkbioConfig } from '../../src/discovery/config.js';
@@ -93,4 +94,21 @@ export function captureLog(level: LogLevel = 'debug'): CapturedLog {
     lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>),
     text: () => raw.join('\n'),
   };
+}
+
+/**
+ * The path of `client`'s next `registered` event. Past `ms` it fails with the client's state and the last lines
+ * of `log` (the client's captured logger), so a registration that never comes is a failure to read, not a hang.
+ */
+export async function nextRegistered(client: ZkClient, log: CapturedLog, ms = 15_000): Promise<string> {
+  try {
+    const [path] = await once(client, 'registered', { signal: AbortSignal.timeout(ms) });
+    return path as string;
+  } catch (err) {
+    const tail = log.text().split('\n').slice(-40).join('\n');
+    throw new Error(
+      `no 'registered' event within ${ms} ms: state ${client.state}, self ${client.self}, healthy ${client.healthy}; last log lines:\n${tail}`,
+      { cause: err },
+    );
+  }
 }
