@@ -13,8 +13,9 @@ export class TableFeed {
   /** Workers that joined (sent a SYNC), in join order. */
   readonly #outboxes = new Map<Link, Outbox>();
   readonly #onStep = (step: NodesStep) => this.#broadcast(step);
-  // The version names the content exactly: it goes up on every change to the stored entries.
-  #lastSnapshot: { snapshot: NodesSnapshot; points: (string | null)[] } | undefined;
+  // The version names the content exactly: it goes up on every change to the stored entries. Held weakly: it is
+  // a second copy of the table (the points as base64, about 11 MB at 5,000 peers), needed only while sent.
+  #lastSnapshot: WeakRef<{ snapshot: NodesSnapshot; points: (string | null)[] }> | undefined;
 
   constructor(nodes: Nodes, status: () => ClusterStatus) {
     this.#nodes = nodes;
@@ -64,12 +65,14 @@ export class TableFeed {
 
   /** The table and status now. Workers joining together, or a reset, share one table snapshot per version. */
   snapshot(): SnapshotMessage {
-    if (this.#lastSnapshot?.snapshot.version !== this.#nodes.version) {
+    let last = this.#lastSnapshot?.deref();
+    if (last?.snapshot.version !== this.#nodes.version) {
       const snapshot = this.#nodes.snapshot();
       const points = snapshot.nodes.map(([path]) => encodePoints(this.#nodes.memberPoints(path)) ?? null);
-      this.#lastSnapshot = { snapshot, points };
+      last = { snapshot, points };
+      this.#lastSnapshot = new WeakRef(last);
     }
-    const { snapshot, points } = this.#lastSnapshot;
+    const { snapshot, points } = last;
     return { zkbio: 1, kind: 'SNAPSHOT', snapshot, points, status: this.#status() };
   }
 

@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import pino from 'pino';
 import { applyMessage } from '../../src/cluster/apply.js';
@@ -482,5 +484,48 @@ test("ADD and SNAPSHOT carry the primary's ring points, and the replica applies 
   const computed = new Nodes();
   assert.equal(applyMessage(computed, badSnap), 'applied');
   assert.deepEqual(sorted(computed.memberPoints(node.path)), sorted(sent));
+  feed.close();
+});
+
+test('a snapshot is shared by workers that join together, and not kept once it has gone out', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const primary = new Nodes();
+  for (let i = 0; i < 20; i++)
+    primary.upsert({
+      path: `/kimserver/nodes/logic/p${i}`,
+      type: 'logic',
+      host: '10.0.0.2',
+      port: 4100 + i,
+      worker_cnt: 2,
+      active_time: 1,
+    });
+  const feed = new TableFeed(primary, () => ({ state: 'CONNECTED', self: null, healthy: true }));
+  // Each channel writes its message at once and reports it written on the next turn, as IPC does.
+  const link = (sent: PrimaryMessage[]): Link => ({
+    send: (msg, done) => {
+      sent.push(msg);
+      setImmediate(() => done(null));
+      return true;
+    },
+  });
+  const joinTwo = () => {
+    const sent: PrimaryMessage[] = [];
+    feed.receive(link(sent), { zkbio: 1, kind: 'SYNC', version: null });
+    feed.receive(link(sent), { zkbio: 1, kind: 'SYNC', version: null });
+    const [a, b] = sent as [SnapshotMessage, SnapshotMessage];
+    assert.equal(a.snapshot, b.snapshot, 'two workers joining together get one snapshot');
+    assert.equal(a.points, b.points);
+    sent.length = 0; // the links live on in the feed: they must not keep the messages either
+    return { snapshot: new WeakRef(a.snapshot), points: new WeakRef(a.points as (string | null)[]) };
+  };
+  // The snapshot's points are a second copy of the table (11 MB of base64 at 5,000 peers): once the
+  // channels are done with the message, the feed must not hold it.
+  const { snapshot, points } = joinTwo();
+  await new Promise((resolve) => setImmediate(resolve)); // the channels' done, and the end of the job that
+  await new Promise((resolve) => setImmediate(resolve)); // made the WeakRefs (which hold their targets till then)
+  gc();
+  assert.equal(snapshot.deref(), undefined, 'the feed still holds the snapshot it sent');
+  assert.equal(points.deref(), undefined, "the feed still holds the snapshot's points");
   feed.close();
 });
