@@ -29,6 +29,7 @@ export type PeerReply = { ok: true; times?: [path: string, t: number][] } | { ok
 /** Sessions opened at once while connecting, so ZooKeeper's accept queue is not flooded. */
 const CONNECT_CONCURRENCY = 500;
 const CONNECT_TIMEOUT_MS = 10_000;
+const CONNECT_ATTEMPTS = 3;
 const OPEN_ACL = [new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('world', 'anyone'))];
 
 interface Peer {
@@ -43,7 +44,7 @@ let folder = '';
 /** Ports (the peers' names) are never reused within a process, so a rejoining peer is a new node. */
 let nextPort = 0;
 
-function connectOne(connectString: string, sessionTimeoutMs: number): Promise<Client> {
+function connectOnce(connectString: string, sessionTimeoutMs: number): Promise<Client> {
   const client = zookeeper.createClient(connectString, { sessionTimeout: sessionTimeoutMs, retries: 0 });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -56,6 +57,21 @@ function connectOne(connectString: string, sessionTimeoutMs: number): Promise<Cl
     });
     client.connect();
   });
+}
+
+/**
+ * A new peer session, with a fresh client for each of up to CONNECT_ATTEMPTS tries. Connecting is set-up, never
+ * timed, and right after thousands of sessions closed at once the server can leave one handshake unanswered for
+ * 10 s (seen in a full run, in the mass step's rejoin): one such peer must not end the whole benchmark.
+ */
+async function connectOne(connectString: string, sessionTimeoutMs: number): Promise<Client> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connectOnce(connectString, sessionTimeoutMs);
+    } catch (err) {
+      if (attempt === CONNECT_ATTEMPTS) throw err;
+    }
+  }
 }
 
 async function connect(cmd: Extract<PeerCommand, { op: 'connect' }>): Promise<void> {
