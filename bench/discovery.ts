@@ -27,6 +27,7 @@
 import { readFile } from 'node:fs/promises';
 import { startZk } from '../src/cli/zk_server.js';
 import type { Bench } from './index.js';
+import { coldSync } from './support/discovery-cold-sync.js';
 import { FloorProbe, PeerFleet } from './support/discovery-fleet.js';
 import { loadNative, type NativeBinding } from './support/discovery-native.js';
 import { type Convergence, measured, Observed, type Op } from './support/discovery-observe.js';
@@ -180,13 +181,13 @@ async function storms(
   });
 }
 
-/** sync5k and mass for every client on one registered set of peers. */
+/** sync5k (in this process, then in a fresh one per client, on a full run) and mass for every client on one registered set of peers. */
 async function syncAll(
   variants: readonly Variant[],
   run: Run,
   peers: number,
   results: Results,
-  rss: boolean,
+  full: boolean,
 ): Promise<void> {
   const root = '/bench/sync';
   const fleet = new PeerFleet(run.connectString, PEER_SESSION_MS, SYNC_PROCESSES);
@@ -198,7 +199,7 @@ async function syncAll(
     // First, while the set is as registered (a refill more, after the clients, timed out connecting here).
     // --quick has no time for it (and its 1,000 peers are not the target's 5,000).
     const rssResult =
-      rss && variants.includes('zkbio') && rssSupported()
+      full && variants.includes('zkbio') && rssSupported()
         ? await nodeRss(run.connectString, root, peers, CATCH_UP_MS)
         : undefined;
     if (rssResult) {
@@ -210,6 +211,10 @@ async function syncAll(
       );
       rssResult.empty = { rss_mb, rss_primary_mb, rss_workers_mb, private_mb };
     }
+    // Each client once in a process of its own, while the set is as registered (no --quick: no time for it).
+    if (full)
+      for (const v of variants)
+        results[v].sync5k_cold = await coldSync(v, run.connectString, root, peers, CATCH_UP_MS);
     for (const [i, v] of variants.entries()) {
       if (i > 0) await refill(fleet, peers, bounds);
       const o = { connectString: run.connectString, root, native: run.native };
