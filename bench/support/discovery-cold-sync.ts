@@ -8,11 +8,11 @@
  * The child answers one `sync` command: from just before the client's start() until its 'added' event for every
  * peer, and the CPU of the whole child process (every thread) over that time.
  */
-import { monoNow } from '../../src/clock.js';
 import { loadNative } from './discovery-native.js';
 import { Observed, round } from './discovery-observe.js';
 import { createObserver, type Variant } from './discovery-observers.js';
-import { IpcChild } from './ipc-child.js';
+import { timeSync } from './discovery-sync.js';
+import { IpcChild, serveCommands } from './ipc-child.js';
 
 export interface ColdSync {
   sync_ms: number;
@@ -56,12 +56,10 @@ async function sync(cmd: SyncCommand): Promise<ColdSync> {
   const unlisten = observer.listen(seen.listeners);
   try {
     const cpu0 = process.cpuUsage();
-    const started = monoNow();
-    await observer.start();
-    await Promise.all([observer.ready(cmd.timeoutMs), seen.waitCount('join', cmd.peers, cmd.timeoutMs)]);
+    const ms = await timeSync(observer, seen, cmd.peers, cmd.timeoutMs);
     const cpu = process.cpuUsage(cpu0);
     return {
-      sync_ms: round(seen.lastAt('join') - started),
+      sync_ms: round(ms),
       cpu_ms: round((cpu.user + cpu.system) / 1000),
       peers: cmd.peers,
     };
@@ -71,12 +69,4 @@ async function sync(cmd: SyncCommand): Promise<ColdSync> {
   }
 }
 
-if (process.send) {
-  process.on('message', (cmd: SyncCommand) => {
-    sync(cmd).then(
-      (result) => process.send?.({ ok: true, result }),
-      (err: unknown) => process.send?.({ ok: false, error: String(err) }),
-    );
-  });
-  process.on('disconnect', () => process.exit(0));
-}
+serveCommands(async (cmd: SyncCommand) => ({ ok: true, result: await sync(cmd) }));

@@ -16,6 +16,7 @@
  */
 import zookeeper, { type Client, CreateMode } from 'node-zookeeper-client';
 import { monoNow } from '../../src/clock.js';
+import { serveCommands } from './ipc-child.js';
 import { peerJson } from './peer-client.js';
 
 export type StepOp = 'join' | 'change' | 'leave';
@@ -154,16 +155,8 @@ async function handle(cmd: PeerCommand): Promise<PeerReply> {
   }
 }
 
-if (process.send) {
-  process.on('message', (cmd: PeerCommand) => {
-    handle(cmd).then(
-      (reply) => process.send?.(reply),
-      (err: unknown) => process.send?.({ ok: false, error: String(err) }),
-    );
-  });
-  // The parent went away (or is done): nothing may outlive it.
-  process.on('disconnect', () => {
-    for (const p of peers) p.client.close();
-    process.exit(0);
-  });
-}
+// The parent went away (or is done): nothing may outlive it.
+serveCommands(handle, () => {
+  for (const p of peers) p.client.close();
+  process.exit(0);
+});

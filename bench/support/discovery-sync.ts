@@ -12,7 +12,7 @@
 import { monoNow } from '../../src/clock.js';
 import type { FloorProbe, PeerFleet, Times } from './discovery-fleet.js';
 import { type Measured, measured, Observed, type Op, round } from './discovery-observe.js';
-import { createObserver, type ObserverOptions, type Variant } from './discovery-observers.js';
+import { createObserver, type Observer, type ObserverOptions, type Variant } from './discovery-observers.js';
 
 export interface Sync {
   sync_ms: number;
@@ -65,6 +65,22 @@ async function massStep(
   }
 }
 
+/**
+ * A sync: from just before `observer`'s start() until its 'added' for every one of `peers` (ms), as `seen`
+ * (listening on it) recorded them.
+ */
+export async function timeSync(
+  observer: Observer,
+  seen: Observed,
+  peers: number,
+  timeoutMs: number,
+): Promise<number> {
+  const started = monoNow();
+  await observer.start();
+  await Promise.all([observer.ready(timeoutMs), seen.waitCount('join', peers, timeoutMs)]);
+  return seen.lastAt('join') - started;
+}
+
 /** sync5k and mass for one client, on a fleet that holds exactly `peers` joined peers; leaves it that way. */
 export async function syncAndMass(
   variant: Variant,
@@ -82,12 +98,7 @@ export async function syncAndMass(
       floor,
       () => observer.threads,
       b.commandMs,
-      async () => {
-        const started = monoNow();
-        await observer.start();
-        await Promise.all([observer.ready(b.catchUpMs), seen.waitCount('join', peers, b.catchUpMs)]);
-        return seen.lastAt('join') - started;
-      },
+      () => timeSync(observer, seen, peers, b.catchUpMs),
     );
     unlisten();
     const left = Math.floor(peers / 2);

@@ -69,3 +69,21 @@ export class IpcChild<Command extends { op: string }> {
     return `child ${this.child.pid}`;
   }
 }
+
+/**
+ * The child's side: when forked with an IPC channel, answers each command with `handle`'s reply, or with
+ * `{ ok: false, error }` when it throws, and runs `onDisconnect` (by default: exit) once the parent is gone.
+ */
+export function serveCommands<Command>(
+  handle: (cmd: Command) => Promise<unknown>,
+  onDisconnect: () => void = () => process.exit(0),
+): void {
+  if (!process.send) return;
+  process.on('message', (cmd: Command) => {
+    handle(cmd).then(
+      (reply) => process.send?.(reply),
+      (err: unknown) => process.send?.({ ok: false, error: String(err) }),
+    );
+  });
+  process.on('disconnect', onDisconnect);
+}

@@ -16,7 +16,7 @@ import { parseConfig } from '../../src/discovery/config.js';
 import { ZkClient } from '../../src/discovery/zk_client.js';
 import type { SessionState } from '../../src/metrics.js';
 import type { ZkNode } from '../../src/nodes/validate.js';
-import type { IpcReply } from './ipc-child.js';
+import { type IpcReply, serveCommands } from './ipc-child.js';
 
 export type NodeCommand =
   | { op: 'start'; config: Record<string, unknown>; readyMs: number }
@@ -141,17 +141,9 @@ async function handle(cmd: NodeCommand): Promise<IpcReply | NodeSnapshot> {
   }
 }
 
-if (process.send) {
-  process.on('message', (cmd: NodeCommand) => {
-    handle(cmd).then(
-      (reply) => process.send?.(reply),
-      (err: unknown) => process.send?.({ ok: false, error: String(err) }),
-    );
-  });
-  // The driver is done or gone: close the session (peers see the node go at once), then exit.
-  process.on('disconnect', () => {
-    clearInterval(payloadTimer);
-    const stopped = client?.stop() ?? Promise.resolve();
-    stopped.finally(() => process.exit(0));
-  });
-}
+// The driver is done or gone: close the session (peers see the node go at once), then exit.
+serveCommands(handle, () => {
+  clearInterval(payloadTimer);
+  const stopped = client?.stop() ?? Promise.resolve();
+  stopped.finally(() => process.exit(0));
+});

@@ -17,7 +17,7 @@
  * ends): ZooKeeper's truth, read at the end by an independent client, is what the table is checked against.
  */
 import zookeeper, { type Client, CreateMode } from 'node-zookeeper-client';
-import type { IpcReply } from './ipc-child.js';
+import { type IpcReply, serveCommands } from './ipc-child.js';
 import { peerJson } from './peer-client.js';
 
 export type PeersCommand =
@@ -242,18 +242,10 @@ async function handle(cmd: PeersCommand): Promise<IpcReply | PeersReply> {
   }
 }
 
-if (process.send) {
-  process.on('message', (cmd: PeersCommand) => {
-    handle(cmd).then(
-      (reply) => process.send?.(reply),
-      (err: unknown) => process.send?.({ ok: false, error: String(err) }),
-    );
-  });
-  // The parent went away (or is done): nothing may outlive it.
-  process.on('disconnect', () => {
-    stopping = true;
-    clearTimeout(churnTimer);
-    for (const p of peers) p.client.close();
-    process.exit(0);
-  });
-}
+// The parent went away (or is done): nothing may outlive it.
+serveCommands(handle, () => {
+  stopping = true;
+  clearTimeout(churnTimer);
+  for (const p of peers) p.client.close();
+  process.exit(0);
+});
