@@ -5,7 +5,7 @@
  * Events the handler emits on its own (ctx.emit; the ZooKeeper handler's watch-driven node changes) go through
  * the same AckWriter, so they and the acks reach the main side in the one order they were written.
  */
-import pino from 'pino';
+import { pino } from '../cjs.js';
 import { type BioRecord, decode } from '../ring/codec.js';
 import { ByteRing } from '../ring/ring.js';
 import { AckWriter } from './ack_writer.js';

@@ -1,6 +1,6 @@
 // Stable numeric error codes for ZooKeeper calls, named and numbered like the C client's zoo_rc (kimserver's
 // Bio results carry these), so a code can cross the ack ring as one int and still mean the same thing.
-import zookeeper from 'node-zookeeper-client';
+import { zookeeper } from '../cjs.js';
 import { ZkbioError } from '../errors.js';
 
 export const ZOK = 0;

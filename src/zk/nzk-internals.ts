@@ -4,7 +4,8 @@
 // before any session starts, that every private part used here is still there.
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import zookeeper, { type Client } from 'node-zookeeper-client';
+import type { Client } from 'node-zookeeper-client';
+import { zookeeper } from '../cjs.js';
 import { ZkbioError } from '../errors.js';
 import { FrameError, FrameSplitter } from './frames.js';
 

@@ -8,8 +8,9 @@
 //
 // Once connected, the session judges the link by the server's silence (liveness.ts): it pings, drops a silent
 // connection so the library reconnects (disconnected), and reports `lost` after a whole session timeout.
-import zookeeper, { type Client, type Stat } from 'node-zookeeper-client';
-import { type Logger, pino } from 'pino';
+import type { ACL, Client, Event, Stat, State } from 'node-zookeeper-client';
+import type { Logger } from 'pino';
+import { pino, zookeeper } from '../cjs.js';
 import { aclsForAuth, type ZkAcl } from './acl.js';
 import {
   toZkError,
@@ -156,7 +157,7 @@ function toBuffer(data: ZkData): Buffer {
   return typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
 }
 
-function toLibAcls(acl: readonly ZkAcl[]): zookeeper.ACL[] {
+function toLibAcls(acl: readonly ZkAcl[]): ACL[] {
   return acl.map((a) => new zookeeper.ACL(a.perms, new zookeeper.Id(a.scheme, a.id)));
 }
 
@@ -183,7 +184,7 @@ const WATCH_KINDS: Record<number, ZkWatchKind> = {
   [zookeeper.Event.NODE_CHILDREN_CHANGED]: 'childrenChanged',
 };
 
-function libStateName(state: zookeeper.State): ZkSessionEventState | undefined {
+function libStateName(state: State): ZkSessionEventState | undefined {
   switch (state.code) {
     case zookeeper.State.SYNC_CONNECTED.code:
       return 'connected';
@@ -222,7 +223,7 @@ export class ZkSession {
    * The one watcher for every path: the library de-duplicates watchers by function identity, so re-arming a
    * path that already has a pending watch does not make it fire twice.
    */
-  private readonly watcher = (event: zookeeper.Event): void => {
+  private readonly watcher = (event: Event): void => {
     this.emit({ type: 'watch', kind: WATCH_KINDS[event.type], path: event.path });
   };
   /**
@@ -431,7 +432,7 @@ export class ZkSession {
     });
   }
 
-  private onClientState(client: Client, libState: zookeeper.State): void {
+  private onClientState(client: Client, libState: State): void {
     // Connect attempts report through connectFailed, and a closing session through its final `closed`.
     // After expiry the library still reports its socket closing; the session is over, so that is not news.
     if (client !== this.client || this.closing || this.dead) return;
