@@ -30,15 +30,30 @@ export interface BioRecord {
   errName: string;
   result: string;
   values: string[];
-  /** Binary payload; absent when empty (decode leaves it out then). */
-  words?: Uint32Array;
+  /**
+   * Binary payload; undefined when empty. Always present, so every record has one shape: a record that gained
+   * the field later had another hidden class, and the code that reads records deoptimised on it ("wrong map").
+   */
+  words: Uint32Array | undefined;
 }
 
 const FIXED = 52;
 const MAX_VALUES = 1 << 20;
 
 export function newRecord(cmd: number, path = '', value = '', values: string[] = []): BioRecord {
-  return { cmd, id: 0, createdAt: 0, doneAt: 0, path, value, error: 0, errName: '', result: '', values };
+  return {
+    cmd,
+    id: 0,
+    createdAt: 0,
+    doneAt: 0,
+    path,
+    value,
+    error: 0,
+    errName: '',
+    result: '',
+    values,
+    words: undefined,
+  };
 }
 
 export function encodedSize(r: BioRecord): number {
@@ -123,25 +138,26 @@ export function decode(buf: Buffer, off: number, length: number): BioRecord {
       `${wordCount} words do not fill the ${end - at} bytes left of a ${length}-byte record`,
     );
   }
-  const record: BioRecord = {
+  return {
     cmd: buf[off],
     id: buf.readUInt32LE(off + 4),
     createdAt: buf.readDoubleLE(off + 8),
     doneAt: buf.readDoubleLE(off + 16),
-    error: buf.readInt32LE(off + 24),
     path: strs[0],
     value: strs[1],
+    error: buf.readInt32LE(off + 24),
     errName: strs[2],
     result: strs[3],
     values,
+    words: wordCount > 0 ? copyWords(buf, at, wordCount) : undefined,
   };
-  if (wordCount > 0) {
-    // A copy, not a view: the ring reuses these bytes, and a fresh buffer is aligned for Uint32Array.
-    const words = new Uint32Array(wordCount);
-    new Uint8Array(words.buffer).set(buf.subarray(at, end));
-    record.words = words;
-  }
-  return record;
+}
+
+/** A copy, not a view: the ring reuses these bytes, and a fresh buffer is aligned for Uint32Array. */
+function copyWords(buf: Buffer, at: number, count: number): Uint32Array {
+  const words = new Uint32Array(count);
+  new Uint8Array(words.buffer).set(buf.subarray(at, at + count * 4));
+  return words;
 }
 
 /**

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { CodecError } from '../../src/errors.js';
-import { type BioRecord, decode, encodedSize, encodeInto, tryPushRecord } from '../../src/ring/codec.js';
+import {
+  type BioRecord,
+  decode,
+  encodedSize,
+  encodeInto,
+  newRecord,
+  tryPushRecord,
+} from '../../src/ring/codec.js';
 import { ByteRing } from '../../src/ring/ring.js';
 
 const text = fc.string({ unit: 'binary', maxLength: 40 });
@@ -20,8 +27,8 @@ const record: fc.Arbitrary<BioRecord> = fc
     values: fc.array(text, { maxLength: 6 }),
     words: fc.option(fc.uint32Array({ minLength: 1, maxLength: 20 }), { nil: undefined }),
   })
-  // plain objects, like decode's, which leaves `words` out when there are none
-  .map(({ words, ...r }) => (words === undefined ? r : { ...r, words }));
+  // plain objects, like decode's (fast-check's records have a null prototype)
+  .map((r) => ({ ...r }));
 
 test('property: any record with any UTF-8 round-trips through a wrapping ring', () => {
   fc.assert(
@@ -50,10 +57,25 @@ test('multi-byte characters keep their bytes exactly', () => {
     errName: 'ZNONODE',
     result: 'é',
     values: ['a', '', 'ß𝄞'],
+    words: undefined,
   };
   const buf = Buffer.alloc(encodedSize(r));
   assert.equal(encodeInto(r, buf, 0), buf.length);
   assert.deepEqual(decode(buf, 0, buf.length), r);
+});
+
+test('every record has one shape, words or none: the same keys in the same order as newRecord()', () => {
+  const shape = Object.keys(newRecord(1));
+  const roundTrip = (r: BioRecord) => {
+    const buf = Buffer.alloc(encodedSize(r));
+    encodeInto(r, buf, 0);
+    return decode(buf, 0, buf.length);
+  };
+  const withWords = newRecord(2, '/a', 'v', ['x']);
+  withWords.words = Uint32Array.of(1, 2, 3);
+  for (const r of [roundTrip(newRecord(1, '/a')), roundTrip(withWords)])
+    assert.deepEqual(Object.keys(r), shape);
+  assert.deepEqual(roundTrip(withWords).words, Uint32Array.of(1, 2, 3));
 });
 
 test('fuzz: arbitrary bytes decode to a record or a CodecError, never anything else', () => {

@@ -97,6 +97,7 @@ const record: fc.Arbitrary<BioRecord> = fc.record({
   errName: text,
   result: text,
   values: fc.array(text, { maxLength: 4 }),
+  words: fc.constant(undefined),
 });
 
 test('fuzz: a valid record cut short, extended or with bytes flipped decodes to a record or a CodecError', () => {
