@@ -1,6 +1,7 @@
 /**
- * `npm run bench -- discovery [--quick] [--variants=zkbio,native,...]`: zkbio's ZkClient against the obvious
- * alternatives on the main thread, node-zookeeper-client (`mainThreadClient`) and the native C binding
+ * `npm run bench -- discovery [--quick] [--variants=zkbio,native,...]`: zkbio's ZkClient, with its default
+ * persistent recursive watches and with one-shot watches only (`zkbioOneShot`, the fallback for ZooKeeper
+ * before 3.6), against the obvious alternatives on the main thread, node-zookeeper-client (`mainThreadClient`) and the native C binding
  * (`native`, built on demand into bench/native, skipped with the reason when it cannot be built), on one
  * loopback ZooKeeper started for the run. Every client feeds zkbio's Nodes table.
  *
@@ -55,7 +56,7 @@ const PEER_SESSION_MS = 20 * TICK_MS;
 /** Bounds: the peers' commands (thousands of sessions connect in some seconds here) and the observer's catching up. */
 const COMMAND_MS = 60_000;
 const CATCH_UP_MS = 30_000;
-const VARIANTS: readonly Variant[] = ['zkbio', 'mainThreadClient', 'native'];
+const VARIANTS: readonly Variant[] = ['zkbio', 'zkbioOneShot', 'mainThreadClient', 'native'];
 
 interface Run {
   connectString: string;

@@ -1,5 +1,6 @@
 /**
- * The discovery clients bench/discovery compares, each behind one shape: zkbio's ZkClient (its bio thread),
+ * The discovery clients bench/discovery compares, each behind one shape: zkbio's ZkClient (its bio thread), the
+ * same with one-shot watches only (`zkbioOneShot`: what a ZooKeeper older than 3.6 gets, with no addWatch),
  * node-zookeeper-client on the main thread, and the native C binding on the main thread. Only public API and
  * events are used, so the harness measures whatever version of zkbio's internals is built.
  */
@@ -12,7 +13,7 @@ import { type NativeBinding, nativeClient } from './discovery-native.js';
 import type { DiscoveryListeners } from './discovery-observe.js';
 import type { PlainWatcher } from './discovery-plain.js';
 
-export type Variant = 'zkbio' | 'mainThreadClient' | 'native';
+export type Variant = 'zkbio' | 'zkbioOneShot' | 'mainThreadClient' | 'native';
 export const TYPE = 'peer';
 /** The observer's session timeout, the same for every client. */
 const SESSION_TIMEOUT_MS = 4000;
@@ -47,7 +48,7 @@ function listenOn(client: ZkClient | PlainWatcher, l: DiscoveryListeners): () =>
   return () => c.off('added', l.added).off('changed', l.changed).off('removed', l.removed);
 }
 
-function zkbio(o: ObserverOptions): ZkClient {
+function zkbio(o: ObserverOptions, persistentWatches: boolean): ZkClient {
   const config = parseConfig({
     server_name: 'observer',
     node_type: 'observer',
@@ -57,6 +58,7 @@ function zkbio(o: ObserverOptions): ZkClient {
     zookeeper: {
       servers: o.connectString,
       session_timeout: SESSION_TIMEOUT_MS,
+      persistent_watches: persistentWatches,
       nodes: { root: o.root, subscribe_node_type: [TYPE] },
       payload: { root: `${o.root}-payload` },
       log_level: 'silent',
@@ -73,8 +75,8 @@ export function createObserver(variant: Variant, o: ObserverOptions): Observer {
     await start();
     threads = [...threadIds()].filter((t) => !before.has(t));
   };
-  if (variant === 'zkbio') {
-    const client = zkbio(o);
+  if (variant === 'zkbio' || variant === 'zkbioOneShot') {
+    const client = zkbio(o, variant === 'zkbio');
     return {
       listen: (l) => listenOn(client, l),
       start: () => tracked(() => client.start()),
