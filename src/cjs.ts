@@ -1,8 +1,8 @@
 /**
  * The CommonJS packages that the bio thread loads, through require(). An ESM `import` of a CommonJS package makes
  * Node lex the package's source for its named exports, in every isolate that imports it, and a fresh bio thread
- * paid for it on every start: ZkClient.start() took 105 ms with imports and 85 ms with require(), and ~40 ms more
- * of the process's CPU (medians of 10 starts of each build, alternating in one process).
+ * paid for it on every start: ZkClient.start() took 104 ms with imports and 87 ms with require(), and the process's
+ * CPU over it 132 ms and 98 ms (medians of 10 starts of each build, alternating in one process).
  */
 import { createRequire } from 'node:module';
 import type * as NodeZookeeperClient from 'node-zookeeper-client';
