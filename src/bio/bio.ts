@@ -28,7 +28,14 @@ import { monoNow } from '../clock.js';
 import { QueueFullError, ZkbioError } from '../errors.js';
 import { type BioRecord, decode, encodedSize, newRecord, tryPushRecord } from '../ring/codec.js';
 import { ByteRing } from '../ring/ring.js';
-import { BioError, type BioWorkerData, bioErrorName, Control } from './protocol.js';
+import {
+  BIO_LOG_CMD,
+  BioError,
+  type BioLogLevel,
+  type BioWorkerData,
+  bioErrorName,
+  Control,
+} from './protocol.js';
 
 export class BioStoppedError extends ZkbioError {
   constructor(reason: string) {
@@ -74,6 +81,10 @@ export interface BioOptions {
   /** Crashes tolerated within restartWindowMs before the Bio gives up. Default 5 in 60 s. */
   maxRestarts?: number;
   restartWindowMs?: number;
+  /**
+   * The application's logger. The Bio's own lines carry `component: 'bio'`; the bio thread's lines come through
+   * it too, in order with the acks, with `thread: 'bio'` (bio_logger.ts). Its level is the bio thread's.
+   */
   logger?: Logger;
 }
 
@@ -87,6 +98,7 @@ interface BioEvents {
 }
 
 const WORKER_URL = new URL('./worker.js', import.meta.url).href;
+const THREAD_LOG_LEVELS = new Set<string>(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
 const RESTART_BASE_MS = 100;
 const RESTART_MAX_MS = 5000;
 /**
@@ -101,6 +113,8 @@ export class Bio extends EventEmitter<BioEvents> {
   readonly maxSliceMs: number;
   private readonly opts: BioOptions;
   private readonly logger: Logger;
+  /** Where the bio thread's own lines go: the application's logger, with the bindings they bring. */
+  private readonly threadLogger: Logger;
   private readonly pool: Piscina;
   private taskRing: ByteRing;
   private ackRing: ByteRing;
@@ -128,7 +142,8 @@ export class Bio extends EventEmitter<BioEvents> {
     this.opts = opts;
     this.maxAcksPerTick = opts.maxAcksPerTick ?? 100;
     this.maxSliceMs = opts.maxSliceMs ?? 1;
-    this.logger = opts.logger ?? pino({ level: 'warn' });
+    this.threadLogger = opts.logger ?? pino({ level: 'warn' });
+    this.logger = this.threadLogger.child({ component: 'bio' });
     this.taskRing = new ByteRing(ByteRing.allocate(opts.taskRingBytes ?? 1 << 20));
     this.ackRing = new ByteRing(ByteRing.allocate(opts.ackRingBytes ?? 4 << 20));
     this.pool = new Piscina({
@@ -438,12 +453,39 @@ export class Bio extends EventEmitter<BioEvents> {
   };
 
   private apply(ack: BioRecord): void {
+    if (ack.id === 0 && ack.cmd === BIO_LOG_CMD) {
+      this.logThreadLine(ack);
+      return;
+    }
     try {
       this.opts.processAck(ack);
     } catch (err) {
       // One bad ack must not stop the drain, or every later ack would wait behind it.
       this.logger.error({ err, cmd: ack.cmd, id: ack.id, path: ack.path }, 'processAck threw');
     }
+  }
+
+  /** A log line of the bio thread (bio_logger.ts); one the ack ring could not hold comes as RecordTooLarge. */
+  private logThreadLine(line: BioRecord): void {
+    if (line.error !== 0) {
+      this.logger.warn(
+        { bytes: Number(line.result) },
+        'a bio thread log line was too large for the ack ring',
+      );
+      return;
+    }
+    let fields: Record<string, unknown>;
+    try {
+      fields = JSON.parse(line.value) as Record<string, unknown>;
+      // Without a prototype, pino's err serializer takes an error's type from its name, not from Object.
+      for (const key of line.values)
+        if (typeof fields[key] === 'object' && fields[key] !== null)
+          fields[key] = Object.assign(Object.create(null), fields[key]);
+    } catch {
+      fields = { thread: 'bio', unparsedFields: line.value };
+    }
+    const level = THREAD_LOG_LEVELS.has(line.errName) ? (line.errName as BioLogLevel) : 'warn';
+    this.threadLogger[level](fields, line.result);
   }
 
   private async doorbellLoop(generation: number, ring: ByteRing): Promise<void> {

@@ -1,5 +1,4 @@
 // What the two halves of the Bio agree on, besides the rings: the control words and the Bio's own error codes.
-import type { Logger } from 'pino';
 import type { BioRecord } from '../ring/codec.js';
 
 /** Error codes the Bio itself puts in an ack (ZooKeeper's own codes are small negatives; these stay clear of them). */
@@ -23,6 +22,26 @@ export const bioErrorName: Record<number, string> = {
   [BioError.HandlerError]: 'HandlerError',
   [BioError.RecordTooLarge]: 'RecordTooLarge',
 };
+
+/**
+ * cmd of an event record that carries one log line of the bio thread (bio_logger.ts): errName = its level,
+ * value = the JSON of its fields, values = the names of those that were Errors, result = its message. The Bio logs it on the main thread and hands it to
+ * no processAck; handlers keep their cmds below it.
+ */
+export const BIO_LOG_CMD = 255;
+
+export type BioLogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+/** What bio-thread code logs through: pino's calls, `(fields, message)`, and child(); a pino Logger is one. */
+export interface BioLogger {
+  child(bindings: Record<string, unknown>): BioLogger;
+  trace(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  fatal(obj: object, msg?: string): void;
+}
 
 /** Int32 words of the control SharedArrayBuffer. */
 export const Control = {
@@ -50,7 +69,8 @@ export interface BioHandlerContext {
   emit(event: BioRecord): void;
   /** True once stop() was asked: a handler that retries (e.g. connecting) gives up then. */
   isStopping(): boolean;
-  logger: Logger;
+  /** Its lines reach the main thread's logger in order with the acks (bio_logger.ts). */
+  logger: BioLogger;
 }
 
 /**

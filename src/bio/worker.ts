@@ -5,10 +5,10 @@
  * Events the handler emits on its own (ctx.emit; the ZooKeeper handler's watch-driven node changes) go through
  * the same AckWriter, so they and the acks reach the main side in the one order they were written.
  */
-import { pino } from '../cjs.js';
 import { type BioRecord, decode } from '../ring/codec.js';
 import { ByteRing } from '../ring/ring.js';
 import { AckWriter } from './ack_writer.js';
+import { ForwardingLogger } from './bio_logger.js';
 import { BioError, type BioHandlerFactory, type BioWorkerData, bioErrorName, Control } from './protocol.js';
 
 /** How long an idle worker sleeps before re-checking the stop word on its own. */
@@ -18,7 +18,7 @@ export default async function runBio(data: BioWorkerData): Promise<void> {
   const tasks = new ByteRing(data.taskSab);
   const acks = new AckWriter(new ByteRing(data.ackSab));
   const control = new Int32Array(data.controlSab);
-  const logger = pino({ level: data.logLevel, base: { pid: process.pid, thread: 'bio' } });
+  const logger = ForwardingLogger.create(data.logLevel, { thread: 'bio' }, (line) => void acks.write(line));
   // Atomics.waitAsync keeps no thread alive (nodejs/node#44729): this ref'd timer does while the loop waits.
   const keepAlive = setInterval(() => {}, 1 << 30);
   const factory = ((await import(data.handler)) as { default: BioHandlerFactory }).default;

@@ -124,7 +124,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       onSlice: (ms) => this.metrics.drainSliceDuration.observe(ms / 1000),
       taskRingBytes: config.bio.taskRingBytes,
       ackRingBytes: config.bio.ackRingBytes,
-      logger: this.logger.child({ component: 'bio' }),
+      logger: this.logger,
     });
     this.registration = new OwnRegistration({
       config,

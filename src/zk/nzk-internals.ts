@@ -5,9 +5,9 @@
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Client } from 'node-zookeeper-client';
-import { zookeeper } from '../cjs.js';
 import { ZkbioError } from '../errors.js';
 import { FrameError, FrameSplitter } from './frames.js';
+import { zookeeper } from './nzk.js';
 
 /** lib/ConnectionManager.js STATES. */
 const CM_STATES = { CONNECTING: 1, CONNECTED: 2, CONNECTED_READ_ONLY: 3, CLOSED: -2 } as const;

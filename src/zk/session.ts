@@ -9,8 +9,8 @@
 // Once connected, the session judges the link by the server's silence (liveness.ts): it pings, drops a silent
 // connection so the library reconnects (disconnected), and reports `lost` after a whole session timeout.
 import type { ACL, Client, Event, Stat, State } from 'node-zookeeper-client';
-import type { Logger } from 'pino';
-import { pino, zookeeper } from '../cjs.js';
+import { SILENT_LOGGER } from '../bio/bio_logger.js';
+import type { BioLogger } from '../bio/protocol.js';
 import { aclsForAuth, type ZkAcl } from './acl.js';
 import {
   toZkError,
@@ -24,6 +24,7 @@ import {
   ZSESSIONEXPIRED,
 } from './errors.js';
 import { LivenessWatchdog } from './liveness.js';
+import { zookeeper } from './nzk.js';
 import {
   addPersistentRecursiveWatch,
   assertLibraryShape,
@@ -129,7 +130,7 @@ export interface ZkSessionOptions {
    * It must not throw (a throw is caught and logged).
    */
   onEvent?: (event: ZkEvent) => void;
-  logger?: Logger;
+  logger?: BioLogger;
   connect?: ZkConnectOptions;
   /** The library's pause (random up to this) before it retries the servers after losing a connection. Default 200. */
   spinDelayMs?: number;
@@ -211,7 +212,7 @@ function joinPath(parent: string, name: string): string {
 
 export class ZkSession {
   private readonly opts: ZkSessionOptions;
-  private readonly log: Logger;
+  private readonly log: BioLogger;
   private client: Client | undefined;
   private current: ZkSessionState = 'idle';
   private closing = false;
@@ -240,7 +241,7 @@ export class ZkSession {
     assertLibraryShape();
     if (options.auth !== undefined) aclsForAuth(options.auth); // validates "user:password" up front
     this.opts = options;
-    this.log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'zk' });
+    this.log = (options.logger ?? SILENT_LOGGER).child({ component: 'zk' });
   }
 
   get state(): ZkSessionState {

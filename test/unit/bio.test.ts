@@ -243,3 +243,39 @@ test('a corrupt ack is handled like a crash: every task acked once, the thread r
   assert.equal(taskAcks()[4].result, 'alive');
   assertExactlyOnce(taskAcks(), [inFlight, ...queued, after]);
 });
+
+test("the bio thread's log lines reach the main thread's logger, at its level, in order with the acks", async () => {
+  const order: string[] = [];
+  const lines: Record<string, unknown>[] = [];
+  const destination = {
+    write(line: string) {
+      const parsed = JSON.parse(line) as Record<string, unknown>;
+      lines.push(parsed);
+      order.push(`log ${parsed.msg}`);
+    },
+  };
+  const { bio, until } = echoBio({ logger: pino({ level: 'info' }, destination) }, (ack) => {
+    if (ack.id !== 0) order.push('ack');
+  });
+  await bio.start();
+  bio.addCmdTask(EchoCmd.LOG, '/logging');
+  await until(() => order.includes('ack'));
+  await bio.stop();
+  assert.deepEqual(
+    order,
+    ['log echo info', 'log echo failed', 'ack'],
+    'debug is below the level; lines come before the ack',
+  );
+  const [info, failed] = lines;
+  assert.equal(info.level, 30);
+  assert.equal(info.thread, 'bio');
+  assert.equal(info.task, '/logging');
+  assert.equal(info.n, 2);
+  assert.equal(info.component, undefined, "the Bio's own binding is not on the thread's lines");
+  assert.equal(failed.level, 50);
+  assert.deepEqual(
+    { ...(failed.err as object), stack: undefined },
+    { type: 'RangeError', name: 'RangeError', message: 'out of range', code: 'E_ECHO', stack: undefined },
+  );
+  assert.match(String((failed.err as { stack: string }).stack), /RangeError: out of range/);
+});
