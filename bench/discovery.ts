@@ -1,8 +1,9 @@
 /**
  * `npm run bench -- discovery [--quick] [--variants=zkbio,native,...]`: zkbio's ZkClient, with its default
  * persistent recursive watches and with one-shot watches only (`zkbioOneShot`, the fallback for ZooKeeper
- * before 3.6), against the obvious alternatives on the main thread, node-zookeeper-client (`mainThreadClient`) and the native C binding
- * (`native`, built on demand into bench/native, skipped with the reason when it cannot be built), on one
+ * before 3.6), against the obvious alternatives on the main thread, node-zookeeper-client (`mainThreadClient`)
+ * and the native C binding (`native`, built on demand into bench/native, skipped with the reason when it cannot
+ * be built), on one
  * loopback ZooKeeper started for the run. Every client feeds zkbio's Nodes table.
  *
  * Convergence: 100 peers, each its own session, join ~10 ms apart, then change their data, then leave (graceful

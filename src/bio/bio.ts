@@ -31,10 +31,10 @@ import { ByteRing } from '../ring/ring.js';
 import {
   BIO_LOG_CMD,
   BioError,
-  type BioLogLevel,
   type BioWorkerData,
   bioErrorName,
   Control,
+  isBioLogLevel,
 } from './protocol.js';
 
 export class BioStoppedError extends ZkbioError {
@@ -98,7 +98,6 @@ interface BioEvents {
 }
 
 const WORKER_URL = new URL('./worker.js', import.meta.url).href;
-const THREAD_LOG_LEVELS = new Set<string>(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
 const RESTART_BASE_MS = 100;
 const RESTART_MAX_MS = 5000;
 /**
@@ -484,8 +483,7 @@ export class Bio extends EventEmitter<BioEvents> {
     } catch {
       fields = { thread: 'bio', unparsedFields: line.value };
     }
-    const level = THREAD_LOG_LEVELS.has(line.errName) ? (line.errName as BioLogLevel) : 'warn';
-    this.threadLogger[level](fields, line.result);
+    this.threadLogger[isBioLogLevel(line.errName) ? line.errName : 'warn'](fields, line.result);
   }
 
   private async doorbellLoop(generation: number, ring: ByteRing): Promise<void> {

@@ -7,17 +7,13 @@
  * (medians of 10 starts, four paired runs of both builds: 75 → 72, 90 → 83, 97 → 87, 70 → 59 ms).
  */
 import { type BioRecord, newRecord } from '../ring/codec.js';
-import { BIO_LOG_CMD, type BioLogger, type BioLogLevel } from './protocol.js';
+import { BIO_LOG_CMD, BIO_LOG_LEVELS, type BioLogger, type BioLogLevel, isBioLogLevel } from './protocol.js';
 
-const LEVEL_VALUES: Record<string, number> = {
-  trace: 10,
-  debug: 20,
-  info: 30,
-  warn: 40,
-  error: 50,
-  fatal: 60,
-  silent: Number.POSITIVE_INFINITY,
-};
+/** The least level value logged at `level`: 'silent' logs nothing, an unknown name everything. */
+function thresholdOf(level: string): number {
+  if (level === 'silent') return Number.POSITIVE_INFINITY;
+  return isBioLogLevel(level) ? BIO_LOG_LEVELS[level] : 0;
+}
 
 /** An Error as data (one stringifies to {}): its name, message, stack and code. */
 function errorFields(e: Error): Record<string, unknown> {
@@ -65,7 +61,7 @@ export class ForwardingLogger implements BioLogger {
     bindings: Record<string, unknown>,
     write: (record: BioRecord) => void,
   ): ForwardingLogger {
-    return new ForwardingLogger(LEVEL_VALUES[level] ?? 0, bindings, write);
+    return new ForwardingLogger(thresholdOf(level), bindings, write);
   }
 
   private constructor(
@@ -102,7 +98,7 @@ export class ForwardingLogger implements BioLogger {
   }
 
   #log(level: BioLogLevel, obj: object, msg: string | undefined): void {
-    if (LEVEL_VALUES[level] < this.#threshold) return;
+    if (BIO_LOG_LEVELS[level] < this.#threshold) return;
     this.#write(lineRecord(level, this.#bindings, obj, msg ?? ''));
   }
 }

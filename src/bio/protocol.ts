@@ -25,12 +25,18 @@ export const bioErrorName: Record<number, string> = {
 
 /**
  * cmd of an event record that carries one log line of the bio thread (bio_logger.ts): errName = its level,
- * value = the JSON of its fields, values = the names of those that were Errors, result = its message. The Bio logs it on the main thread and hands it to
- * no processAck; handlers keep their cmds below it.
+ * value = the JSON of its fields, values = the names of those that were Errors, result = its message. The Bio
+ * logs it on the main thread and hands it to no processAck; handlers keep their cmds below it.
  */
 export const BIO_LOG_CMD = 255;
 
-export type BioLogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+/** The levels a bio-thread line can have, with pino's numbers (the thread loads no pino to ask). */
+export const BIO_LOG_LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
+export type BioLogLevel = keyof typeof BIO_LOG_LEVELS;
+
+export function isBioLogLevel(name: string): name is BioLogLevel {
+  return Object.hasOwn(BIO_LOG_LEVELS, name);
+}
 
 /** What bio-thread code logs through: pino's calls, `(fields, message)`, and child(); a pino Logger is one. */
 export interface BioLogger {

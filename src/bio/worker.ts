@@ -18,16 +18,18 @@ export default async function runBio(data: BioWorkerData): Promise<void> {
   const tasks = new ByteRing(data.taskSab);
   const acks = new AckWriter(new ByteRing(data.ackSab));
   const control = new Int32Array(data.controlSab);
-  const logger = ForwardingLogger.create(data.logLevel, { thread: 'bio' }, (line) => void acks.write(line));
+  // Handler events and the thread's log lines alike: records with id 0, in order with the acks.
+  const emit = (event: BioRecord): void => {
+    event.id = 0;
+    void acks.write(event);
+  };
   // Atomics.waitAsync keeps no thread alive (nodejs/node#44729): this ref'd timer does while the loop waits.
   const keepAlive = setInterval(() => {}, 1 << 30);
+  const logger = ForwardingLogger.create(data.logLevel, { thread: 'bio' }, emit);
   const factory = ((await import(data.handler)) as { default: BioHandlerFactory }).default;
   const handler = await factory({
     options: data.handlerOptions,
-    emit: (event) => {
-      event.id = 0;
-      void acks.write(event);
-    },
+    emit,
     isStopping: () => Atomics.load(control, Control.STOP) === 1,
     logger,
   });

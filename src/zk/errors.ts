@@ -1,6 +1,5 @@
 // Stable numeric error codes for ZooKeeper calls, named and numbered like the C client's zoo_rc (kimserver's
 // Bio results carry these), so a code can cross the ack ring as one int and still mean the same thing.
-
 import { ZkbioError } from '../errors.js';
 import { zookeeper } from './nzk.js';
 
