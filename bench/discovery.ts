@@ -205,13 +205,13 @@ async function syncAll(
         ? await nodeRss(run.connectString, root, peers, CATCH_UP_MS)
         : undefined;
     if (rssResult) {
-      const { rss_mb, rss_primary_mb, rss_workers_mb, private_mb } = await nodeRss(
+      const { rss_mb, rss_primary_mb, rss_workers_mb, private_mb, rss_idle_mb } = await nodeRss(
         run.connectString,
         '/bench/no-peers',
         0,
         CATCH_UP_MS,
       );
-      rssResult.empty = { rss_mb, rss_primary_mb, rss_workers_mb, private_mb };
+      rssResult.empty = { rss_mb, rss_primary_mb, rss_workers_mb, private_mb, rss_idle_mb };
     }
     // Each client once in a process of its own, while the set is as registered (no --quick: no time for it).
     if (full)

@@ -83,7 +83,10 @@ export function targets(results: Partial<Results>): Target[] {
       out.push(target('sync5k time <= 2,000 ms (a guide)', z.sync5k.sync_ms, 2000));
     out.push(target('sync5k ELD p99 <= 1.3 x floor', z.sync5k.eld_p99_ms, 1.3 * z.sync5k.floor_eld_p99_ms));
   }
-  if (z.rss?.peers === 5000) out.push(target('1-worker node RSS, 5,000 peers <= 150 MB', z.rss.rss_mb, 150));
+  if (z.rss?.peers === 5000) {
+    out.push(target('1-worker node RSS, 5,000 peers <= 150 MB', z.rss.rss_mb, 150));
+    out.push(target('the same, idle (after V8 memory reducer) <= 150 MB', z.rss.rss_idle_mb, 150));
+  }
   return out;
 }
 
@@ -175,13 +178,15 @@ export function table(header: string, results: Partial<Results>, notes: string[]
       '',
       `zkbio node, 1 worker, ${rss.peers} peers (synced in ${rss.synced_ms} ms): RSS ${rss.rss_mb} MB settled ` +
         `(primary ${rss.rss_primary_mb}, workers ${rss.rss_workers_mb.join(', ')}; ${rss.rss_synced_mb} just synced), ` +
-        `private ${rss.private_mb} MB, PSS ${rss.pss_mb} MB`,
+        `private ${rss.private_mb} MB, PSS ${rss.pss_mb} MB; idle ${rss.rss_idle_mb} MB (primary ` +
+        `${rss.rss_idle_primary_mb}, workers ${rss.rss_idle_workers_mb.join(', ')})`,
     );
     if (rss.empty)
       lines.push(
         `the same node with no peers: RSS ${rss.empty.rss_mb} MB (primary ${rss.empty.rss_primary_mb}, workers ` +
           `${rss.empty.rss_workers_mb.join(', ')}), private ${rss.empty.private_mb} MB; ` +
-          `so ${r2(rss.rss_mb - rss.empty.rss_mb)} MB for ${rss.peers} peers`,
+          `idle ${rss.empty.rss_idle_mb} MB; so ${r2(rss.rss_mb - rss.empty.rss_mb)} MB for ${rss.peers} peers ` +
+          `settled, ${r2(rss.rss_idle_mb - rss.empty.rss_idle_mb)} MB idle`,
       );
   }
   const t = targets(results);

@@ -7,9 +7,13 @@
  * The issue's target is the sum of RSS, under 150 MB with 5,000 peers. RSS counts a page shared by two processes
  * in both: the node binary's text, about 40 MB per Node process here, is counted twice. So the private memory
  * (pages no other process maps) and the proportional set (shared pages split between their processes) are given
- * beside it. Read twice: once synced, and once settled, SETTLE_MS later, when a long-lived server's collectors
- * have run. The same node subscribed to a type with no peers, settled as long, is the baseline in the same run:
- * what the processes, their modules and threads take before any peer. Linux only: elsewhere it is skipped.
+ * beside it. Read three times: synced; settled, SETTLE_MS later; and idle, IDLE_MS after the sync. Settled is
+ * too soon for V8 to give back what a sync grew: its memory reducer, which shrinks a heap (the young generation
+ * above all) once allocation has been low for a while, was seen here to run 15-20 s after a sync in the worker
+ * and 20-55 s after it in the primary, taking the primary's main heap from 57 to 17 MB and the bio thread's from
+ * 29 to 9 MB (--trace-gc). Idle is what a long-lived server holds. The same node subscribed to a type with no
+ * peers, read as late, is the baseline in the same run: what the processes, their modules and threads take
+ * before any peer. Linux only: elsewhere it is skipped.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -25,6 +29,8 @@ import { TYPE } from './discovery-observers.js';
 const BIN = fileURLToPath(new URL('../../../bin/zkbio.js', import.meta.url));
 const POLL_MS = 100;
 const SETTLE_MS = 10_000;
+/** After the sync, past the 20-55 s the memory reducer took here. */
+const IDLE_MS = 90_000;
 
 export interface Rss {
   /** Settled: primary and workers together, MB. */
@@ -37,11 +43,15 @@ export interface Rss {
   pss_mb: number;
   /** Primary and workers together just as the last peer was listed. */
   rss_synced_mb: number;
+  /** Idle: IDLE_MS after the sync, once V8's memory reducer has given back what the sync grew. */
+  rss_idle_mb: number;
+  rss_idle_primary_mb: number;
+  rss_idle_workers_mb: number[];
   peers: number;
   /** From spawn until /nodes listed every peer. */
   synced_ms: number;
   /** The baseline: the same node with no peers, settled. */
-  empty?: Pick<Rss, 'rss_mb' | 'rss_primary_mb' | 'rss_workers_mb' | 'private_mb'>;
+  empty?: Pick<Rss, 'rss_mb' | 'rss_primary_mb' | 'rss_workers_mb' | 'private_mb' | 'rss_idle_mb'>;
 }
 
 interface Memory {
@@ -173,6 +183,8 @@ export async function nodeRss(
     // Just synced, the node still holds the sync's garbage; a server lives long after it.
     await sleep(SETTLE_MS);
     const settled = memoryOf(pid);
+    await sleep(IDLE_MS - SETTLE_MS);
+    const idle = memoryOf(pid);
     return {
       rss_mb: mb(sum(settled, 'rss')),
       rss_primary_mb: mb(settled[0].rss),
@@ -180,6 +192,9 @@ export async function nodeRss(
       private_mb: mb(sum(settled, 'private')),
       pss_mb: mb(sum(settled, 'pss')),
       rss_synced_mb: mb(sum(synced, 'rss')),
+      rss_idle_mb: mb(sum(idle, 'rss')),
+      rss_idle_primary_mb: mb(idle[0].rss),
+      rss_idle_workers_mb: idle.slice(1).map((m) => mb(m.rss)),
       peers,
       synced_ms,
     };
