@@ -50,7 +50,7 @@ export interface Rss {
   peers: number;
   /** From spawn until /nodes listed every peer. */
   synced_ms: number;
-  /** The baseline: the same node with no peers, settled. */
+  /** The baseline: the same node with no peers, settled and idle. */
   empty?: Pick<Rss, 'rss_mb' | 'rss_primary_mb' | 'rss_workers_mb' | 'private_mb' | 'rss_idle_mb'>;
 }
 
@@ -80,6 +80,13 @@ function memoryOf(pid: number): Memory[] {
 }
 
 const sum = (ms: Memory[], key: keyof Memory): number => ms.reduce((n, m) => n + m[key], 0);
+
+/** RSS of the node's processes (MB): all together, the primary's, and each worker's. */
+const rssOf = (ms: Memory[]): [all: number, primary: number, workers: number[]] => [
+  mb(sum(ms, 'rss')),
+  mb(ms[0].rss),
+  ms.slice(1).map((m) => mb(m.rss)),
+];
 
 /** The processes `pid` forked (every thread's children: cluster forks from the main thread). */
 function childPids(pid: number): number[] {
@@ -184,17 +191,18 @@ export async function nodeRss(
     await sleep(SETTLE_MS);
     const settled = memoryOf(pid);
     await sleep(IDLE_MS - SETTLE_MS);
-    const idle = memoryOf(pid);
+    const [rss_mb, rss_primary_mb, rss_workers_mb] = rssOf(settled);
+    const [rss_idle_mb, rss_idle_primary_mb, rss_idle_workers_mb] = rssOf(memoryOf(pid));
     return {
-      rss_mb: mb(sum(settled, 'rss')),
-      rss_primary_mb: mb(settled[0].rss),
-      rss_workers_mb: settled.slice(1).map((m) => mb(m.rss)),
+      rss_mb,
+      rss_primary_mb,
+      rss_workers_mb,
       private_mb: mb(sum(settled, 'private')),
       pss_mb: mb(sum(settled, 'pss')),
       rss_synced_mb: mb(sum(synced, 'rss')),
-      rss_idle_mb: mb(sum(idle, 'rss')),
-      rss_idle_primary_mb: mb(idle[0].rss),
-      rss_idle_workers_mb: idle.slice(1).map((m) => mb(m.rss)),
+      rss_idle_mb,
+      rss_idle_primary_mb,
+      rss_idle_workers_mb,
       peers,
       synced_ms,
     };

@@ -33,8 +33,10 @@ function lineRecord(
   const fields: Record<string, unknown> = { ...bindings };
   const errors: string[] = [];
   for (const [k, v] of Object.entries(obj)) {
-    if (v instanceof Error) errors.push(k);
-    fields[k] = v instanceof Error ? errorFields(v) : v;
+    if (v instanceof Error) {
+      errors.push(k);
+      fields[k] = errorFields(v);
+    } else fields[k] = v;
   }
   let json: string;
   try {
