@@ -28,7 +28,8 @@
  *   - Doorbells: a side that wants to sleep sets its sleeping word, re-checks the ring, and only then waits
  *     (on `tail` for data, on `head` for room). The other side wakes it after publishing, and only if it
  *     wins the compare-exchange of the sleeping word from 1 to 0, so a burst costs one notify, not one per
- *     record. `tryPush` and `drain` never block.
+ *     record. A producer may publish without waking (`publish(false)`); the next `publish()` then wakes, even
+ *     with nothing new, so no record is left unannounced. `tryPush` and `drain` never block.
  */
 import { RecordTooLargeError } from '../errors.js';
 
@@ -74,6 +75,8 @@ export class ByteRing {
   /** Producer: the write index including committed records not yet published, and how many those are. */
   private writeTail: number;
   private unpublished = 0;
+  /** Records were published by `publish(false)` and the consumer may not know: the next publish() wakes it. */
+  private unannounced = false;
 
   constructor(sab: SharedArrayBuffer) {
     const capacity = sab.byteLength - DATA_OFFSET;
@@ -153,13 +156,19 @@ export class ByteRing {
     if (publish) this.publish();
   }
 
-  /** Makes every committed record visible to the consumer, and wakes it if it sleeps. */
-  publish(): void {
-    if (this.unpublished === 0) return;
+  /**
+   * Makes every committed record visible to the consumer, and wakes it if it sleeps. With `wake` false it is
+   * not woken (a consumer that drains anyway sees the records): the producer's next publish() wakes it.
+   */
+  publish(wake = true): void {
     const ctl = this.ctl;
-    ctl[PUSHED] = (ctl[PUSHED] + this.unpublished) | 0;
-    this.unpublished = 0;
-    Atomics.store(ctl, TAIL, this.writeTail);
+    if (this.unpublished > 0) {
+      ctl[PUSHED] = (ctl[PUSHED] + this.unpublished) | 0;
+      this.unpublished = 0;
+      Atomics.store(ctl, TAIL, this.writeTail);
+    } else if (!this.unannounced) return;
+    this.unannounced = !wake;
+    if (!wake) return;
     // A plain load first: the flag is mostly 0 in a burst, and a compare-exchange would take the line.
     if (
       Atomics.load(ctl, CONSUMER_SLEEPING) === 1 &&

@@ -117,3 +117,24 @@ test('waitForData resolves at once when data is there, and on push when not', as
   assert.equal(await ring.waitForData(10), 'timed-out');
   clearTimeout(keepAlive);
 });
+
+test('publish(false) leaves a sleeping consumer asleep; the next publish() wakes it, even with nothing new', async () => {
+  const ring = new ByteRing(ByteRing.allocate(256));
+  const keepAlive = setTimeout(() => {}, 5000);
+  let woke: string | null = null;
+  const waiting = ring.waitForData(3000).then((r) => {
+    woke = r;
+  });
+  const off = ring.reserve(1);
+  ring.buffer[off] = 7;
+  ring.commit(1, false);
+  ring.publish(false);
+  assert.equal(ring.pendingRecords(), 1, 'published: a draining consumer would see it');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(woke, null, 'publish(false) must not wake the consumer');
+  ring.publish(); // nothing new to publish, but the record above was never announced
+  await waiting;
+  assert.equal(woke, 'ok');
+  assert.deepEqual(drainAll(ring), [Buffer.of(7)]);
+  clearTimeout(keepAlive);
+});
