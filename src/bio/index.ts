@@ -5,7 +5,8 @@
  *   main thread: addCmdTask ─► [task ring] ─► bio thread (worker.ts): one task at a time, awaited in turn,
  *                                             one ack each, written when the handler's processCmd returns
  *   main thread: drain ≤ maxAcksPerTick acks per slice, ≤ maxSliceMs ◄─ [ack ring] ◄─ AckWriter (one writer)
- *                  (a repeating timer, and the Atomics.waitAsync doorbell)
+ *                  (a repeating timer, and the Atomics.waitAsync doorbell,   (rings the doorbell for the first
+ *                   rung at most once per slice's worth of acks)               ack of each turn of its loop)
  *
  * Besides the acks, the handler writes events (id 0) into the same stream through ctx.emit, whenever it
  * likes: with ZooKeeper (src/zk/handler.ts) they are session events and the finished node changes its
