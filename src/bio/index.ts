@@ -5,8 +5,9 @@
  *   main thread: addCmdTask ─► [task ring] ─► bio thread (worker.ts): one task at a time, awaited in turn,
  *                                             one ack each, written when the handler's processCmd returns
  *   main thread: drain ≤ maxAcksPerTick acks per slice, ≤ maxSliceMs ◄─ [ack ring] ◄─ AckWriter (one writer)
- *                  (a repeating timer, and the Atomics.waitAsync doorbell,   (rings the doorbell for the first
- *                   rung at most once per slice's worth of acks)               ack of each turn of its loop)
+ *                  (a repeating timer, and the Atomics.waitAsync doorbell)
+ *   AckWriter rings the doorbell for the first ack of each turn of the bio thread's loop, then once a slice's
+ *   worth waits, and at the turn's end: a resync wakes the main thread per slice, not per handful of acks.
  *
  * Besides the acks, the handler writes events (id 0) into the same stream through ctx.emit, whenever it
  * likes: with ZooKeeper (src/zk/handler.ts) they are session events and the finished node changes its
