@@ -71,9 +71,16 @@ export class AckWriter {
     this.publish(true);
   };
 
-  /** Resolves when everything written so far is in the ring. */
+  /**
+   * Resolves when everything written so far is in the ring and published. The thread's last call: the turn's
+   * end is a setImmediate, and a thread that returns before it runs may be torn down with records unpublished.
+   */
   drained(): Promise<void> {
-    return this.flushing ?? Promise.resolve();
+    if (this.flushing === null) {
+      this.publish(true);
+      return Promise.resolve();
+    }
+    return this.flushing.then(() => this.publish(true));
   }
 
   private async flush(): Promise<void> {

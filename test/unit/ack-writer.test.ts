@@ -28,3 +28,13 @@ test('every write reaches a tiny ring that another thread drains, in order, and 
   assert.equal(seen, count);
   assert.equal(inOrder, count);
 });
+
+// The bio thread's last act is `await acks.drained()`; it may be torn down before its turn's setImmediate runs.
+test('drained() publishes every record of the turn before it resolves, without waiting for the turn to end', async () => {
+  const ring = new ByteRing(ByteRing.allocate(1 << 16));
+  const writer = new AckWriter(ring);
+  for (let i = 1; i <= 5; i++) void writer.write(newRecord(1, `/n/${i}`));
+  assert.equal(ring.pendingRecords(), 1, 'the first record of a turn is published at once, the rest at its end');
+  await writer.drained();
+  assert.equal(ring.pendingRecords(), 5);
+});
