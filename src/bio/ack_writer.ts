@@ -36,7 +36,10 @@ export class AckWriter {
 
   constructor(private readonly ring: ByteRing) {}
 
-  /** Stamps `doneAt` and queues the record. Resolves once it is in the ring, so a task loop feels backpressure. */
+  /**
+   * Stamps `doneAt` and queues the record. Resolves once it is in the ring, so a task loop feels backpressure;
+   * the consumer sees it once it is published (see PUBLISH_EVERY), by the turn's end or drained() at the latest.
+   */
   write(record: BioRecord): Promise<void> {
     record.doneAt = monoNow();
     let size = encodedSize(record);
