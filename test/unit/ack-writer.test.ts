@@ -34,7 +34,11 @@ test('drained() publishes every record of the turn before it resolves, without w
   const ring = new ByteRing(ByteRing.allocate(1 << 16));
   const writer = new AckWriter(ring);
   for (let i = 1; i <= 5; i++) void writer.write(newRecord(1, `/n/${i}`));
-  assert.equal(ring.pendingRecords(), 1, 'the first record of a turn is published at once, the rest at its end');
+  assert.equal(
+    ring.pendingRecords(),
+    1,
+    'the first record of a turn is published at once, the rest at its end',
+  );
   await writer.drained();
   assert.equal(ring.pendingRecords(), 5);
 });
