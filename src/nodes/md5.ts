@@ -1,4 +1,5 @@
-// MD5 (RFC 1321) in plain JavaScript, for ketama points.
+// MD5 (RFC 1321) in plain JavaScript, for ketama points whose messages do not fit one block (a long host
+// name; md5x4.ts hashes the others four at a time), and as the reference the tests hold md5x4 to.
 //
 // A full build hashes 50 short strings per ring member: 200k digests for 1,000 nodes × 4 workers.
 // node:crypto's createHash() costs a native object, a Buffer and a boundary crossing per digest
@@ -167,14 +168,8 @@ function compress(): void {
   state[3] = (state[3] + d) | 0;
 }
 
-/** The longest message md5InBlock takes: one block, with room for the padding byte and the length. */
+/** The longest message that fits one block, with room for the padding byte and the length. */
 export const MD5_IN_BLOCK_MAX = 55;
-
-/**
- * The block md5InBlock hashes. A caller writes a short message straight into it, and may leave bytes in place
- * between calls: a call changes only block[len..64).
- */
-export const md5Block: Uint8Array = block;
 
 function reset(): void {
   state[0] = 0x67452301;
@@ -206,12 +201,6 @@ function finish(rest: number, len: number, out: Uint32Array, at: number): void {
   out[at + 1] = state[1];
   out[at + 2] = state[2];
   out[at + 3] = state[3];
-}
-
-/** MD5 of md5Block[0..len), len <= MD5_IN_BLOCK_MAX, written to out as md5Words does, without copying it. */
-export function md5InBlock(len: number, out: Uint32Array, at: number): void {
-  reset();
-  finish(len, len, out, at);
 }
 
 /**

@@ -1,14 +1,14 @@
 // Ketama points of one ring member, laid out as kimserver's Nodes::gen_vnodes does:
 // for i in 0..vnodeCount/4-1, MD5("<vnodeCount - i>@<id>#<i>") read as four little-endian uint32.
-import { MD5_IN_BLOCK_MAX, md5Block, md5InBlock, md5Words } from './md5.js';
+import { MD5_IN_BLOCK_MAX, md5Words } from './md5.js';
+import { MD5X4_MAX_BLOCKS, md5x4, md5x4Blocks, padBlock } from './md5x4.js';
 
 const encoder = new TextEncoder();
 let scratch = new Uint8Array(256);
 
 /** Writes the decimal digits of a non-negative integer at buf[at..]; returns the new end. */
 function writeUint(buf: Uint8Array, at: number, n: number): number {
-  let digits = 1;
-  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+  const digits = digitCount(n);
   for (let i = at + digits - 1; i >= at; i--) {
     buf[i] = 0x30 + (n % 10);
     n = Math.floor(n / 10);
@@ -32,25 +32,61 @@ export function vnodePoints(id: string, vnodeCount: number): Uint32Array {
 export function vnodePointsInto(id: string, vnodeCount: number, out: Uint32Array, at: number): void {
   const groups = Math.floor(vnodeCount / 4);
   const idBytes = encoder.encode(id);
-  // "<up to 10 digits>@" + id + "#<up to 10 digits>": a message that fits one MD5 block is written into it, and
-  // its id only when the count before it changes length (a call leaves the bytes before the message's end).
-  const inBlock = idBytes.length + 22 <= MD5_IN_BLOCK_MAX;
-  if (!inBlock && scratch.length < idBytes.length + 24) scratch = new Uint8Array(idBytes.length + 24);
-  const msg = inBlock ? md5Block : scratch;
-  let idAt = -1;
-  for (let i = 0; i < groups; i++) {
-    const lead = writeUint(msg, 0, vnodeCount - i);
-    if (lead + 1 !== idAt) {
-      msg[lead] = 0x40; // '@'
-      msg.set(idBytes, lead + 1);
-      idAt = lead + 1;
-    }
-    let end = idAt + idBytes.length;
-    msg[end++] = 0x23; // '#'
-    end = writeUint(msg, end, i);
-    if (inBlock) md5InBlock(end, out, at + i * 4);
-    else md5Words(msg, end, out, at + i * 4);
+  // The longest message, "<vnodeCount>@" + id + "#<groups - 1>", decides whether every one fits one MD5 block.
+  const longest = digitCount(vnodeCount) + idBytes.length + digitCount(Math.max(0, groups - 1)) + 2;
+  if (longest <= MD5_IN_BLOCK_MAX) pointsInBlocks(idBytes, vnodeCount, groups, out, at);
+  else pointsScalar(idBytes, vnodeCount, groups, out, at);
+}
+
+/** Every message in a block of its own, hashed four at a time (md5x4.ts). */
+function pointsInBlocks(
+  idBytes: Uint8Array,
+  vnodeCount: number,
+  groups: number,
+  out: Uint32Array,
+  at: number,
+): void {
+  for (let from = 0; from < groups; from += MD5X4_MAX_BLOCKS) {
+    const count = Math.min(MD5X4_MAX_BLOCKS, groups - from);
+    for (let b = 0; b < count; b++)
+      padBlock(b, writeMessage(md5x4Blocks, b * 64, idBytes, vnodeCount, from + b) - b * 64);
+    md5x4(count, out, at + from * 4);
   }
+}
+
+/** Messages too long for one block (a long host name), one digest at a time. */
+function pointsScalar(
+  idBytes: Uint8Array,
+  vnodeCount: number,
+  groups: number,
+  out: Uint32Array,
+  at: number,
+): void {
+  if (scratch.length < idBytes.length + 24) scratch = new Uint8Array(idBytes.length + 24);
+  for (let i = 0; i < groups; i++)
+    md5Words(scratch, writeMessage(scratch, 0, idBytes, vnodeCount, i), out, at + i * 4);
+}
+
+/** Writes digest i's message, "<vnodeCount - i>@<id>#<i>", at buf[start..]; returns its end. */
+function writeMessage(
+  buf: Uint8Array,
+  start: number,
+  idBytes: Uint8Array,
+  vnodeCount: number,
+  i: number,
+): number {
+  let end = writeUint(buf, start, vnodeCount - i);
+  buf[end++] = 0x40; // '@'
+  buf.set(idBytes, end);
+  end += idBytes.length;
+  buf[end++] = 0x23; // '#'
+  return writeUint(buf, end, i);
+}
+
+function digitCount(n: number): number {
+  let digits = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+  return digits;
 }
 
 /** ring member id: "host:port.workerIndex", workerIndex from 1 (0 is the manager, never a member). */

@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { HASH_ALGS, hashKey, hashString } from '../../src/index.js';
-import { md5Words } from '../../src/nodes/md5.js';
+import { MD5_IN_BLOCK_MAX, md5Words } from '../../src/nodes/md5.js';
+import { md5x4, md5x4Blocks, padBlock } from '../../src/nodes/md5x4.js';
 import { vnodePoints } from '../../src/nodes/vnodes.js';
 import { sample } from './nodes-sample.js';
 
@@ -108,5 +109,33 @@ test('vnode points are MD5("<count - i>@<id>#<i>") words, for other vnode counts
       .update(`${160 - i}@${id}#${i}`)
       .digest();
     for (let j = 0; j < 4; j++) assert.equal(points[i * 4 + j], d.readUInt32LE(j * 4));
+  }
+});
+
+test('md5x4 equals node:crypto for every lane, any count, and blocks reused by shorter messages', () => {
+  const out = new Uint32Array(4 * 64);
+  let seed = 7;
+  const random = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  for (let round = 0; round < 300; round++) {
+    const count = 1 + random(64);
+    const messages: Buffer[] = [];
+    for (let b = 0; b < count; b++) {
+      // Long messages first in some rounds, so a later round's shorter one must clear what they left.
+      const len = round % 2 === 0 ? 55 - random(8) : random(MD5_IN_BLOCK_MAX + 1);
+      const msg = Buffer.alloc(len);
+      for (let i = 0; i < len; i++) msg[i] = random(256);
+      md5x4Blocks.set(msg, b * 64);
+      padBlock(b, len);
+      messages.push(msg);
+    }
+    md5x4(count, out, 0);
+    for (let b = 0; b < count; b++) {
+      const d = createHash('md5').update(messages[b]).digest();
+      for (let w = 0; w < 4; w++)
+        assert.equal(out[4 * b + w], d.readUInt32LE(4 * w), `round ${round} block ${b}`);
+    }
   }
 });
