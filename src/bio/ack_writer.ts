@@ -11,11 +11,13 @@ import type { ByteRing } from '../ring/ring.js';
 import { BioError, bioErrorName } from './protocol.js';
 
 /**
- * When records reach the main side. The first record of a turn (one callback of this thread's event loop, with
- * the microtasks it starts) is published at once, waking the consumer: a lone ack, a watch event's change, waits
- * for nothing. The records after it in the turn are published in batches of PUBLISH_EVERY (a burst pays the
- * ring's publish once per batch), and wake a sleeping consumer only once WAKE_AT of them wait; the turn's end
- * (a setImmediate) publishes the rest and wakes it.
+ * When records reach the main side. A turn runs from a record written with no turn open until this thread's loop
+ * reaches its next check phase (a setImmediate): the callbacks of one phase of the loop, with their microtasks.
+ * - The turn's first record is published at once, waking the consumer: a lone ack, a watch event's change, waits
+ *   for nothing.
+ * - The records after it are published without a wake every PUBLISH_EVERY (a burst pays the ring's publish once
+ *   per batch) and when the microtasks that wrote them have run (a thread that dies loses no more than those). A
+ *   sleeping consumer is woken once WAKE_AT records wait, and at the turn's end.
  * Why not wake per batch: in a resync the main side drained each batch at once and slept again, and each of its
  * wakes took a core from this thread (two cores, shared with ZooKeeper). A resync of 5,000 peers in a fresh
  * process, with turns that ended at the next microtask and a wake per batch: 650-1,070 wakes; as here: 90-130,
@@ -26,19 +28,22 @@ import { BioError, bioErrorName } from './protocol.js';
 const PUBLISH_EVERY = 16;
 /** A main-side slice's worth of acks (the Bio's maxAcksPerTick default). */
 const WAKE_AT = 100;
+const RESOLVED = Promise.resolve();
 
 export class AckWriter {
   private readonly backlog: BioRecord[] = [];
   private flushing: Promise<void> | null = null;
   private batched = 0;
-  /** A record was published at once this turn; the turn's end publishes the rest. */
+  /** A turn is open: its first record was published, and its end (a setImmediate) is queued. */
   private inTurn = false;
+  /** A publish without a wake is queued for the end of the running microtasks. */
+  private quietPublishQueued = false;
 
   constructor(private readonly ring: ByteRing) {}
 
   /**
    * Stamps `doneAt` and queues the record. Resolves once it is in the ring, so a task loop feels backpressure;
-   * the consumer sees it once it is published (see PUBLISH_EVERY), by the turn's end or drained() at the latest.
+   * the consumer can see it once the running microtasks are done at the latest (see PUBLISH_EVERY).
    */
   write(record: BioRecord): Promise<void> {
     record.doneAt = monoNow();
@@ -60,7 +65,13 @@ export class AckWriter {
       this.inTurn = true;
       setImmediate(this.endTurn);
       this.publish(true);
-    } else if (++this.batched >= PUBLISH_EVERY) this.publish(this.ring.pendingRecords() >= WAKE_AT);
+    } else if (++this.batched >= PUBLISH_EVERY) {
+      this.publish(this.ring.pendingRecords() + this.batched >= WAKE_AT);
+    } else if (!this.quietPublishQueued) {
+      this.quietPublishQueued = true;
+      // A settled promise's then(), not queueMicrotask(): Node wraps each of those in an AsyncResource and a bind.
+      RESOLVED.then(this.publishQuietly);
+    }
     return true;
   }
 
@@ -69,14 +80,19 @@ export class AckWriter {
     this.ring.publish(wake);
   }
 
+  private readonly publishQuietly = (): void => {
+    this.quietPublishQueued = false;
+    this.publish(false);
+  };
+
   private readonly endTurn = (): void => {
     this.inTurn = false;
     this.publish(true);
   };
 
   /**
-   * Resolves when everything written so far is in the ring and published. The thread's last call: the turn's
-   * end is a setImmediate, and a thread that returns before it runs may be torn down with records unpublished.
+   * Resolves when everything written so far is in the ring, published, and announced to a sleeping consumer.
+   * The thread's last call: a thread torn down before its turn's end ran would leave the consumer unwoken.
    */
   drained(): Promise<void> {
     if (this.flushing === null) {

@@ -28,8 +28,8 @@
  *   - Doorbells: a side that wants to sleep sets its sleeping word, re-checks the ring, and only then waits
  *     (on `tail` for data, on `head` for room). The other side wakes it after publishing, and only if it
  *     wins the compare-exchange of the sleeping word from 1 to 0, so a burst costs one notify, not one per
- *     record. A producer may publish without waking (`publish(false)`); the next `publish()` then wakes, even
- *     with nothing new, so no record is left unannounced. `tryPush` and `drain` never block.
+ *     record. A producer may publish without waking (`publish(false)`); the next `publish(true)` then wakes,
+ *     even with nothing new, so no record is left unannounced. `tryPush` and `drain` never block.
  */
 import { RecordTooLargeError } from '../errors.js';
 
@@ -158,7 +158,7 @@ export class ByteRing {
 
   /**
    * Makes every committed record visible to the consumer, and wakes it if it sleeps. With `wake` false it is
-   * not woken (a consumer that drains anyway sees the records): the producer's next publish() wakes it.
+   * not woken (a consumer that drains anyway sees the records): the producer's next publish(true) wakes it.
    */
   publish(wake = true): void {
     const ctl = this.ctl;

@@ -29,16 +29,31 @@ test('every write reaches a tiny ring that another thread drains, in order, and 
   assert.equal(inOrder, count);
 });
 
-// The bio thread's last act is `await acks.drained()`; it may be torn down before its turn's setImmediate runs.
-test('drained() publishes every record of the turn before it resolves, without waiting for the turn to end', async () => {
-  const ring = new ByteRing(ByteRing.allocate(1 << 16));
-  const writer = new AckWriter(ring);
-  for (let i = 1; i <= 5; i++) void writer.write(newRecord(1, `/n/${i}`));
-  assert.equal(
-    ring.pendingRecords(),
-    1,
-    'the first record of a turn is published at once, the rest at its end',
-  );
-  await writer.drained();
-  assert.equal(ring.pendingRecords(), 5);
+// The bio thread's last act is `await acks.drained()`; it may be torn down before its turn's end (a
+// setImmediate) runs, and records published quietly in the turn would never wake the main side.
+test('drained() wakes a consumer asleep in an open turn, before the turn ends', async () => {
+  const sab = ByteRing.allocate(1 << 12);
+  const words = new Int32Array(new SharedArrayBuffer(12));
+  const sleeper = new Worker(new URL('../fixtures/ring-sleeper.js', import.meta.url), {
+    workerData: { sab, words: words.buffer },
+  });
+  const exited = once(sleeper, 'exit');
+  /** Waits, blocking this thread (so no turn of its loop ends), until words[i] >= n. */
+  const blockUntil = (i: number, n: number) => {
+    const deadline = Date.now() + 3000;
+    for (let v = Atomics.load(words, i); v < n && Date.now() < deadline; v = Atomics.load(words, i))
+      Atomics.wait(words, i, v, 100);
+    return Atomics.load(words, i);
+  };
+  assert.equal(blockUntil(0, 1), 1, 'the consumer sleeps on the empty ring');
+  const writer = new AckWriter(new ByteRing(sab));
+  void writer.write(newRecord(1, '/first')); // opens a turn: published, and the consumer woken
+  assert.equal(blockUntil(1, 1), 1, 'the first record of a turn wakes the consumer');
+  assert.equal(blockUntil(0, 2), 2, 'and it sleeps again');
+  void writer.write(newRecord(1, '/second')); // the same turn: published without a wake
+  await writer.drained(); // microtasks only: the turn's end has not run
+  assert.equal(blockUntil(1, 2), 2, 'drained() woke the consumer for the second record');
+  Atomics.store(words, 2, 1);
+  new ByteRing(sab).wakeConsumer();
+  await exited;
 });
