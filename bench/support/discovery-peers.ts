@@ -16,6 +16,7 @@
  */
 import zookeeper, { type Client, CreateMode } from 'node-zookeeper-client';
 import { monoNow } from '../../src/clock.js';
+import { instrumentClient } from '../../src/zk/nzk-internals.js';
 import { serveCommands } from './ipc-child.js';
 import { peerJson } from './peer-client.js';
 
@@ -47,6 +48,14 @@ let nextPort = 0;
 
 function connectOnce(connectString: string, sessionTimeoutMs: number): Promise<Client> {
   const client = zookeeper.createClient(connectString, { sessionTimeout: sessionTimeoutMs, retries: 0 });
+  // zkbio's frame handling, and nothing it reports. In three of four full runs on 2026-12-02, two peer processes
+  // at once threw "Unknown code: <a large number>" from the library's socket handler, ending the run: a misframed
+  // read, as when the library drops a socket and keeps the bytes left in its read in front of the next one's.
+  instrumentClient(client, {
+    onSocketError: () => {},
+    onHeard: () => {},
+    attemptTimeoutMs: CONNECT_TIMEOUT_MS,
+  });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       client.close();
