@@ -20,8 +20,8 @@ import { BioError, bioErrorName } from './protocol.js';
  *   sleeping consumer is woken once WAKE_AT records wait, and at the turn's end.
  * Why not wake per batch: in a resync the main side drained each batch at once and slept again, and each of its
  * wakes took a core from this thread (two cores, shared with ZooKeeper). A resync of 5,000 peers in a fresh
- * process, with turns that ended at the next microtask and a wake per batch: 650-1,070 wakes; as here: 90-130,
- * and a median of 1,024 ms and 1,428 ms of CPU against 1,072 and 1,518 (9 runs each, alternating).
+ * process, with turns that ended at the next microtask and a wake per batch: 650-1,070 wakes; as here: 120-210,
+ * and a median of 657 ms and 885 ms of CPU against 687 and 955 (9 runs each, alternating).
  * (Publishing the first record after its microtasks instead measured 50-70 µs later: the microtasks queued
  * before it ran first.)
  */
