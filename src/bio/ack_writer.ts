@@ -95,12 +95,10 @@ export class AckWriter {
    * The thread's last call: a thread torn down before its turn's end ran would leave the consumer unwoken.
    */
   drained(): Promise<void> {
-    if (this.flushing === null) {
-      this.publish(true);
-      return Promise.resolve();
-    }
-    return this.flushing.then(() => this.publish(true));
+    return (this.flushing ?? RESOLVED).then(this.announce);
   }
+
+  private readonly announce = (): void => this.publish(true);
 
   private async flush(): Promise<void> {
     let i = 0;

@@ -3,8 +3,8 @@
 // A member's ketama points are 50 independent digests of short messages (vnodes.ts): about a fifth of the bio
 // thread's time in a storm of joins. The scalar compress (md5.ts) runs one digest per pass; here each of the 64
 // steps works on four. A member's 50 digests took 5.4-5.7 µs here, against 9.4-10.7 µs with md5.ts. The module
-// is assembled below when this file loads, from RFC 1321's step table, rather than shipped as a binary: it is
-// one function, and this file is its source.
+// is assembled below on first use, from RFC 1321's step table, rather than shipped as a binary: it is one
+// function, and this file is its source.
 //
 // Memory (one 64 KiB page): message blocks from byte 0, 64 bytes each, already padded with their length (the
 // caller writes them); digests from OUT: per group of four blocks, the a, b, c, d state words as four i32x4
@@ -89,13 +89,9 @@ function digest4Body(): number[] {
   // The sixteen message words of the four blocks, one vector each.
   for (let k = 0; k < 16; k++) {
     for (let lane = 0; lane < 4; lane++) {
-      if (lane === 0) {
-        get(0);
-        c.push(...I32_LOAD, ...uleb(4 * k), ...I32X4_SPLAT);
-      } else {
-        get(0);
-        c.push(...I32_LOAD, ...uleb(64 * lane + 4 * k), ...I32X4_REPLACE_LANE, lane);
-      }
+      get(0);
+      c.push(...I32_LOAD, ...uleb(64 * lane + 4 * k));
+      c.push(...(lane === 0 ? I32X4_SPLAT : [...I32X4_REPLACE_LANE, lane]));
     }
     c.push(LOCAL_SET, X + k);
   }
@@ -186,18 +182,41 @@ declare const WebAssembly: {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object) => { exports: unknown };
 };
-const exports = new WebAssembly.Instance(new WebAssembly.Module(assemble())).exports as {
-  memory: { buffer: ArrayBuffer };
+interface Md5x4 {
   digest4: (blocksAt: number, digestsAt: number, groups: number) => void;
-};
+  blocks: Uint8Array;
+  blockWords: Uint32Array;
+  digestWords: Uint32Array;
+  /** Per block, where its last padding byte ended: the bytes from there to the length field are zero. */
+  paddedTo: Uint8Array;
+}
 
-/** The message blocks: a caller writes block b at md5x4Blocks[64b..64b+64), padding and length included. */
-export const md5x4Blocks = new Uint8Array(exports.memory.buffer, 0, OUT);
-const blockWords = new Uint32Array(exports.memory.buffer, 0, OUT / 4);
-const digestWords = new Uint32Array(exports.memory.buffer, OUT, (MD5X4_MAX_BLOCKS / 4) * 16);
+let loaded: Md5x4 | undefined;
 
-/** Per block, where its last padding byte ended: the bytes from there to the length field are zero. */
-const paddedTo = new Uint8Array(MD5X4_MAX_BLOCKS);
+/**
+ * The module, assembled and compiled on first use (6-8 ms here): a process whose points all come computed (a
+ * cluster worker, a main thread fed by the bio thread) never pays for it.
+ */
+function md5x4Module(): Md5x4 {
+  if (loaded !== undefined) return loaded;
+  const { exports } = new WebAssembly.Instance(new WebAssembly.Module(assemble())) as {
+    exports: { memory: { buffer: ArrayBuffer }; digest4: Md5x4['digest4'] };
+  };
+  const buffer = exports.memory.buffer;
+  loaded = {
+    digest4: exports.digest4,
+    blocks: new Uint8Array(buffer, 0, OUT),
+    blockWords: new Uint32Array(buffer, 0, OUT / 4),
+    digestWords: new Uint32Array(buffer, OUT, (MD5X4_MAX_BLOCKS / 4) * 16),
+    paddedTo: new Uint8Array(MD5X4_MAX_BLOCKS),
+  };
+  return loaded;
+}
+
+/** The message blocks: a caller writes block b at md5x4Blocks()[64b..64b+64), then calls padBlock(b, len). */
+export function md5x4Blocks(): Uint8Array {
+  return md5x4Module().blocks;
+}
 
 /**
  * Writes the padding and the bit length of the `len`-byte message (len <= 55) the caller has just written at the
@@ -205,9 +224,10 @@ const paddedTo = new Uint8Array(MD5X4_MAX_BLOCKS);
  * block cost as much as a fifth of a member's points.
  */
 export function padBlock(b: number, len: number): void {
+  const { blocks, blockWords, paddedTo } = md5x4Module();
   const at = b * 64;
-  md5x4Blocks[at + len] = 0x80;
-  if (paddedTo[b] > len + 1) md5x4Blocks.fill(0, at + len + 1, at + paddedTo[b]);
+  blocks[at + len] = 0x80;
+  if (paddedTo[b] > len + 1) blocks.fill(0, at + len + 1, at + paddedTo[b]);
   paddedTo[b] = len + 1;
   blockWords[(at >> 2) + 14] = len * 8; // the high word of the length stays 0
 }
@@ -217,7 +237,8 @@ export function padBlock(b: number, len: number): void {
  * out[at + 4b .. at + 4b + 4), as md5Words does.
  */
 export function md5x4(count: number, out: Uint32Array, at: number): void {
-  exports.digest4(0, OUT, (count + 3) >> 2);
+  const { digest4, digestWords } = md5x4Module();
+  digest4(0, OUT, (count + 3) >> 2);
   for (let b = 0; b < count; b++) {
     const v = (b >> 2) * 16 + (b & 3);
     const o = at + 4 * b;

@@ -34,37 +34,21 @@ export function vnodePointsInto(id: string, vnodeCount: number, out: Uint32Array
   const idBytes = encoder.encode(id);
   // The longest message, "<vnodeCount>@" + id + "#<groups - 1>", decides whether every one fits one MD5 block.
   const longest = digitCount(vnodeCount) + idBytes.length + digitCount(Math.max(0, groups - 1)) + 2;
-  if (longest <= MD5_IN_BLOCK_MAX) pointsInBlocks(idBytes, vnodeCount, groups, out, at);
-  else pointsScalar(idBytes, vnodeCount, groups, out, at);
-}
-
-/** Every message in a block of its own, hashed four at a time (md5x4.ts). */
-function pointsInBlocks(
-  idBytes: Uint8Array,
-  vnodeCount: number,
-  groups: number,
-  out: Uint32Array,
-  at: number,
-): void {
+  if (longest > MD5_IN_BLOCK_MAX) {
+    // Messages too long for one block (a long host name): one digest at a time.
+    if (scratch.length < idBytes.length + 24) scratch = new Uint8Array(idBytes.length + 24);
+    for (let i = 0; i < groups; i++)
+      md5Words(scratch, writeMessage(scratch, 0, idBytes, vnodeCount, i), out, at + i * 4);
+    return;
+  }
+  // Every message in a block of its own, hashed four at a time (md5x4.ts).
+  const blocks = md5x4Blocks();
   for (let from = 0; from < groups; from += MD5X4_MAX_BLOCKS) {
     const count = Math.min(MD5X4_MAX_BLOCKS, groups - from);
     for (let b = 0; b < count; b++)
-      padBlock(b, writeMessage(md5x4Blocks, b * 64, idBytes, vnodeCount, from + b) - b * 64);
+      padBlock(b, writeMessage(blocks, b * 64, idBytes, vnodeCount, from + b) - b * 64);
     md5x4(count, out, at + from * 4);
   }
-}
-
-/** Messages too long for one block (a long host name), one digest at a time. */
-function pointsScalar(
-  idBytes: Uint8Array,
-  vnodeCount: number,
-  groups: number,
-  out: Uint32Array,
-  at: number,
-): void {
-  if (scratch.length < idBytes.length + 24) scratch = new Uint8Array(idBytes.length + 24);
-  for (let i = 0; i < groups; i++)
-    md5Words(scratch, writeMessage(scratch, 0, idBytes, vnodeCount, i), out, at + i * 4);
 }
 
 /** Writes digest i's message, "<vnodeCount - i>@<id>#<i>", at buf[start..]; returns its end. */

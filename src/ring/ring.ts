@@ -75,7 +75,7 @@ export class ByteRing {
   /** Producer: the write index including committed records not yet published, and how many those are. */
   private writeTail: number;
   private unpublished = 0;
-  /** Records were published by `publish(false)` and the consumer may not know: the next publish() wakes it. */
+  /** Records were published by `publish(false)` and the consumer may not know: the next publish(true) wakes it. */
   private unannounced = false;
 
   constructor(sab: SharedArrayBuffer) {
