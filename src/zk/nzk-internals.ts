@@ -4,20 +4,29 @@
 // before any session starts, that every private part used here is still there.
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import type { Client } from 'node-zookeeper-client';
+import type { Client, Event } from 'node-zookeeper-client';
 import { ZkbioError } from '../errors.js';
 import { FrameError, FrameSplitter } from './frames.js';
 import { zookeeper } from './nzk.js';
+import type { ZkStat } from './session.js';
 
 /** lib/ConnectionManager.js STATES. */
 const CM_STATES = { CONNECTING: 1, CONNECTED: 2, CONNECTED_READ_ONLY: 3, CLOSED: -2 } as const;
 
 interface Packet {
-  request: { header: { type: number } | null };
+  request: { header: { type: number; xid?: number } | null };
 }
 
 interface ConnectionManager {
   state: number;
+  /** The last zxid the server reported: a reconnect hands it back. */
+  zxid: Buffer;
+  chrootPath?: string;
+  pendingQueue: Packet[];
+  watcherManager: {
+    emit(event: { type: number; path: string }): void;
+    registerDataWatcher(path: string, watcher: (event: Event) => void): void;
+  };
   servers: unknown[];
   socket?: Socket;
   /** The requested, then the negotiated, session timeout (ms). */
@@ -30,7 +39,7 @@ interface ConnectionManager {
   onSocketConnected(): void;
   onSocketData(buffer: Buffer): void;
   findNextServer(callback: (server: unknown) => void): void;
-  queue(request: unknown): void;
+  queue(request: unknown, callback?: (err: unknown) => void): void;
   on(event: 'state', listener: (state: number) => void): void;
   removeListener(event: 'state', listener: (state: number) => void): void;
 }
@@ -52,6 +61,9 @@ interface Jute {
 
 const JUTE_PATH = 'node-zookeeper-client/lib/jute/index.js';
 const requireCjs = createRequire(import.meta.url);
+/** The library's own check, so that readData refuses the paths its getData refuses (AssertionError, thrown). */
+const validatePath = (requireCjs('node-zookeeper-client/lib/Path.js') as { validate(path: string): void })
+  .validate;
 
 /** node-zookeeper-client lacks a private part zkbio relies on: another version than the 1.1.x zkbio is built for. */
 export class ZkLibraryError extends ZkbioError {
@@ -98,6 +110,10 @@ function missingParts(client: Client): string[] {
     missing.push('ConnectionManager.packetQueue.queue');
   const watchers = cm.watcherManager as { emit?: unknown } | undefined;
   if (typeof watchers?.emit !== 'function') missing.push('ConnectionManager.watcherManager.emit()');
+  if (typeof (watchers as { registerDataWatcher?: unknown } | undefined)?.registerDataWatcher !== 'function')
+    missing.push('ConnectionManager.watcherManager.registerDataWatcher()');
+  if (!Array.isArray(cm.pendingQueue)) missing.push('ConnectionManager.pendingQueue');
+  if (!Buffer.isBuffer(cm.zxid) || (cm.zxid as Buffer).length !== 8) missing.push('ConnectionManager.zxid');
   const states = (cm.constructor as { STATES?: Record<string, number> }).STATES;
   for (const [name, code] of Object.entries(CM_STATES)) {
     if (states?.[name] !== code) missing.push(`ConnectionManager.STATES.${name} = ${code}`);
@@ -130,6 +146,10 @@ export function assertLibraryShape(): void {
 interface Entry {
   cm: ConnectionManager;
   stopped: boolean;
+  /** True once instrumentClient hooked the reads: readData's replies are taken there. */
+  instrumented: boolean;
+  /** The server's last zxid, written here by readData's replies (the library's own replies bring theirs). */
+  zxid: Buffer;
   /** The bound on the current socket's attempt, from its creation to the handshake's answer. */
   attemptTimer: NodeJS.Timeout | undefined;
 }
@@ -142,6 +162,8 @@ function entryOf(client: Client): Entry {
     entry = {
       cm: (client as unknown as { connectionManager: ConnectionManager }).connectionManager,
       stopped: false,
+      instrumented: false,
+      zxid: Buffer.alloc(8),
       attemptTimer: undefined,
     };
     managers.set(client, entry);
@@ -183,6 +205,7 @@ export interface LinkHooks {
 export function instrumentClient(client: Client, hooks: LinkHooks): void {
   const entry = entryOf(client);
   const { cm } = entry;
+  entry.instrumented = true;
   const clearAttempt = () => {
     clearTimeout(entry.attemptTimer);
     entry.attemptTimer = undefined;
@@ -206,7 +229,7 @@ export function instrumentClient(client: Client, hooks: LinkHooks): void {
     }
     try {
       frames.push(buffer, (frame) => {
-        originalOnData.call(this, frame);
+        if (!takeDataReply(entry, frame)) originalOnData.call(this, frame);
         // The library may have dropped this socket over the frame (a reply out of order): the rest is void.
         return this.socket === socket && socket?.destroyed !== true;
       });
@@ -377,13 +400,6 @@ async function destroySocket(socket: Socket | undefined): Promise<void> {
 const OP_ADD_WATCH = 106;
 const ADD_WATCH_MODE_PERSISTENT_RECURSIVE = 1;
 
-interface Notifying {
-  connectionManager: {
-    queue(request: JuteRequest, callback: (err: unknown) => void): void;
-    watcherManager: { emit(event: { type: number; path: string }): void };
-  };
-}
-
 const hooked = new WeakSet<Client>();
 
 /** Sends addWatch(path, PERSISTENT_RECURSIVE); `done` gets the server's error (ZUNIMPLEMENTED before 3.6). */
@@ -408,7 +424,7 @@ export function addPersistentRecursiveWatch(
       header.type = jute.OP_CODES.DELETE;
     }
   };
-  (client as unknown as Notifying).connectionManager.queue(request, done);
+  entryOf(client).cm.queue(request, done);
 }
 
 /**
@@ -420,7 +436,7 @@ export function onEveryNotification(
   onNotification: (type: number, path: string) => void,
 ): void {
   if (hooked.has(client)) return;
-  const manager = (client as unknown as Notifying).connectionManager.watcherManager;
+  const manager = entryOf(client).cm.watcherManager;
   const emit = manager.emit;
   manager.emit = function (this: unknown, event) {
     try {
@@ -432,3 +448,133 @@ export function onEveryNotification(
   };
   hooked.add(client);
 }
+
+// ---- getData, read straight from its frame (the subscriptions' reads: thousands in a resync) ----
+//
+// The library's getData builds a request header, a payload and a Request, runs through async.whilst for retries
+// zkbio turns off, and decodes each reply into a ReplyHeader, a GetDataResponse, a Stat of eleven Buffers and a
+// Response, which the session then turns into strings. On the bio thread, in a resync of thousands of peers,
+// that was a large part of the work. Here the request is written as its frame at once, and its reply is decoded
+// from the frame in the read hook (instrumentClient), before the library sees it. The request still goes through
+// the library's queues, so its xid, its place among the other requests, and its failure on a lost connection
+// (CONNECTION_LOSS, from the library) are the library's.
+
+const OP_GET_DATA = 4;
+/** ReplyHeader: length, xid, zxid, err. */
+const REPLY_HEADER_BYTES = 20;
+/** Stat: six longs, five ints. */
+const STAT_BYTES = 68;
+
+type DataAnswer = (err: unknown, value?: { data: string; stat: ZkStat }) => void;
+
+class DataRequest {
+  readonly header = { type: OP_GET_DATA, xid: 0 };
+  /** None: the library would add its chroot to a payload; the frame below has it already. */
+  readonly payload = null;
+  readonly #frame: Buffer;
+
+  constructor(
+    readonly path: string,
+    chroot: string | undefined,
+    readonly watcher: ((event: Event) => void) | undefined,
+    readonly answer: DataAnswer,
+  ) {
+    const full = chroot ? `${chroot}${path === '/' ? '' : path}` : path;
+    const pathBytes = Buffer.byteLength(full, 'utf8');
+    // length, xid, type, path (length, bytes), watch
+    const frame = Buffer.allocUnsafe(17 + pathBytes);
+    frame.writeInt32BE(13 + pathBytes, 0);
+    frame.writeInt32BE(OP_GET_DATA, 8);
+    frame.writeInt32BE(pathBytes, 12);
+    frame.write(full, 16, 'utf8');
+    frame[16 + pathBytes] = watcher ? 1 : 0;
+    this.#frame = frame;
+  }
+
+  /** Called by the library as it sends, once it has given the request its xid. */
+  toBuffer(): Buffer {
+    this.#frame.writeInt32BE(this.header.xid, 4);
+    return this.#frame;
+  }
+}
+
+/**
+ * getData(path), answered with the data as UTF-8 ('' for none) and the stat; `watcher` arms a data watch, as the
+ * library's getData(path, watcher) does. Errors are the library's (Exception, with its code). Only for a client
+ * prepared by instrumentClient, whose read hook takes the replies.
+ */
+export function readData(
+  client: Client,
+  path: string,
+  watcher: ((event: Event) => void) | undefined,
+  answer: DataAnswer,
+): void {
+  const { cm, instrumented } = entryOf(client);
+  if (!instrumented)
+    throw new ZkbioError('ZK_CLIENT_UNPREPARED', 'readData needs a client prepared by instrumentClient');
+  validatePath(path);
+  const request = new DataRequest(path, cm.chrootPath, watcher, answer);
+  // The library calls this only to fail the request (a lost connection, a closed session): replies are ours.
+  cm.queue(request, (err: unknown) =>
+    answer(err ?? new Error('getData: the library decoded a reply it should not have')),
+  );
+}
+
+/**
+ * Takes the reply to the oldest pending request when that is a readData one, and answers it; false for any other
+ * frame (the library's). A reply too short for what it says it holds is a broken stream (FrameError): its
+ * request stays pending, and fails with the connection.
+ */
+function takeDataReply(entry: Entry, frame: Buffer): boolean {
+  const { cm } = entry;
+  const head = cm.pendingQueue[0];
+  if (!(head?.request instanceof DataRequest) || cm.state === CM_STATES.CONNECTING) return false;
+  if (frame.length < REPLY_HEADER_BYTES || frame.readInt32BE(4) !== head.request.header.xid) return false;
+  const err = frame.readInt32BE(16);
+  let dataBytes = 0;
+  if (err === 0) {
+    if (frame.length < REPLY_HEADER_BYTES + 4 + STAT_BYTES) throw new FrameError('getData reply cut short');
+    dataBytes = Math.max(0, frame.readInt32BE(REPLY_HEADER_BYTES));
+    if (frame.length < REPLY_HEADER_BYTES + 4 + dataBytes + STAT_BYTES)
+      throw new FrameError(`getData reply cut short: ${dataBytes} data bytes announced`);
+  }
+  cm.pendingQueue.shift();
+  frame.copy(entry.zxid, 0, 8, 16);
+  cm.zxid = entry.zxid;
+  const request = head.request;
+  if (err !== 0) {
+    request.answer(libraryError(err));
+    return true;
+  }
+  const at = REPLY_HEADER_BYTES + 4;
+  if (request.watcher) cm.watcherManager.registerDataWatcher(request.path, request.watcher);
+  request.answer(null, {
+    data: frame.toString('utf8', at, at + dataBytes),
+    stat: statAt(frame, at + dataBytes),
+  });
+  return true;
+}
+
+/** The library's error for a server's error code, as its own calls give (code, name, message). */
+const libraryError = (code: number): Error =>
+  (zookeeper.Exception as unknown as { create(code: number): Error }).create(code);
+
+/** A Stat record (zookeeper.jute's field order), as ZkStat: the zxids and the owner as hex, the times as numbers. */
+function statAt(b: Buffer, at: number): ZkStat {
+  return {
+    czxid: b.toString('hex', at, at + 8),
+    mzxid: b.toString('hex', at + 8, at + 16),
+    pzxid: b.toString('hex', at + 60, at + 68),
+    ctime: longAt(b, at + 16),
+    mtime: longAt(b, at + 24),
+    version: b.readInt32BE(at + 32),
+    cversion: b.readInt32BE(at + 36),
+    aversion: b.readInt32BE(at + 40),
+    ephemeralOwner: b.toString('hex', at + 44, at + 52),
+    dataLength: b.readInt32BE(at + 52),
+    numChildren: b.readInt32BE(at + 56),
+  };
+}
+
+/** A signed 64-bit big-endian integer as a number (exact below 2^53: times in ms). */
+const longAt = (b: Buffer, at: number): number => b.readInt32BE(at) * 0x1_0000_0000 + b.readUInt32BE(at + 4);

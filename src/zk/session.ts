@@ -34,6 +34,7 @@ import {
   instrumentClient,
   linkUp,
   onEveryNotification,
+  readData,
   sendPing,
   serverCount,
 } from './nzk-internals.js';
@@ -513,12 +514,7 @@ export class ZkSession {
 
   /** Data as UTF-8 (empty for a node without data) and stat; `watch` arms a data watch. */
   get(path: string, watch = false): Promise<{ data: string; stat: ZkStat }> {
-    return this.call('get', path, (c, done) => {
-      const cb = (err: unknown, data?: Buffer | null, stat?: Stat) =>
-        err ? done(err) : done(null, { data: data ? data.toString('utf8') : '', stat: toStat(stat as Stat) });
-      if (watch) c.getData(path, this.watcher, cb);
-      else c.getData(path, cb);
-    });
+    return this.call('get', path, (c, done) => readData(c, path, watch ? this.watcher : undefined, done));
   }
 
   /** Child names (not paths) and the parent's stat; `watch` arms a child watch. */

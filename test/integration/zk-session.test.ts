@@ -161,6 +161,41 @@ test('calls: results and error codes', async () => {
   assert.equal((await s.exists(eph))?.ephemeralOwner, s.sessionId);
 });
 
+test('get decodes its reply itself: the stat the library gives exists(), the data byte for byte, in order', async () => {
+  const { s } = await open();
+  await s.mkdirp('/decode');
+  const text = 'h\u00e9llo \u4e16\u754c \u{1f600} '.repeat(50);
+  await s.create('/decode/n', text);
+  await s.create('/decode/n/c1', '');
+  await s.create('/decode/n/c2', '');
+  await s.set('/decode/n', text, 0);
+  const eph = await s.create('/decode/e', 'x', CreateMode.EPHEMERAL);
+  for (const path of ['/decode/n', eph, '/decode/n/c1']) {
+    const got = await s.get(path);
+    assert.deepEqual(got.stat, await s.exists(path), `${path}: every stat field as the library decodes it`);
+  }
+  const n = await s.get('/decode/n');
+  assert.equal(n.data, text);
+  assert.equal(n.stat.version, 1);
+  assert.equal(n.stat.numChildren, 2);
+  assert.equal(n.stat.dataLength, Buffer.byteLength(text));
+  assert.ok(Math.abs(n.stat.mtime - Date.now()) < 60_000, `mtime ${n.stat.mtime} is a time in ms`);
+  assert.equal((await s.get(eph)).stat.ephemeralOwner, s.sessionId);
+  // Interleaved with the library's own calls, in flight together: each answer is its own.
+  const calls = Array.from({ length: 300 }, (_, i) =>
+    i % 3 === 0
+      ? s.get(i % 2 ? '/decode/n/c1' : '/decode/n').then((r) => r.data.length)
+      : i % 3 === 1
+        ? s.exists('/decode/n').then((st) => st?.numChildren)
+        : s.get('/decode/missing').catch((err) => zkErrorCode(err).code),
+  );
+  const want = Array.from({ length: 300 }, (_, i) =>
+    i % 3 === 0 ? (i % 2 ? 0 : text.length) : i % 3 === 1 ? 2 : ZNONODE,
+  );
+  assert.deepEqual(await Promise.all(calls), want);
+  assert.equal(await codeOf(s.get('/decode/')), ZBADARGUMENTS, 'the paths the library refuses');
+});
+
 test('watches fire once each, in order, through onEvent', async () => {
   const { s, events } = await open();
   const { s: other } = await open();
