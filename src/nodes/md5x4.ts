@@ -213,6 +213,16 @@ function md5x4Module(): Md5x4 {
   return loaded;
 }
 
+let padded = 0;
+
+/**
+ * Counts padBlock calls: a caller that laid blocks out, and finds the count unchanged since, knows they hold its
+ * messages still (md5x4 only reads them).
+ */
+export function padCount(): number {
+  return padded;
+}
+
 /** The message blocks: a caller writes block b at md5x4Blocks()[64b..64b+64), then calls padBlock(b, len). */
 export function md5x4Blocks(): Uint8Array {
   return md5x4Module().blocks;
@@ -225,6 +235,7 @@ export function md5x4Blocks(): Uint8Array {
  */
 export function padBlock(b: number, len: number): void {
   const { blocks, blockWords, paddedTo } = md5x4Module();
+  padded++;
   const at = b * 64;
   blocks[at + len] = 0x80;
   if (paddedTo[b] > len + 1) blocks.fill(0, at + len + 1, at + paddedTo[b]);

@@ -1,10 +1,14 @@
 // Ketama points of one ring member, laid out as kimserver's Nodes::gen_vnodes does:
 // for i in 0..vnodeCount/4-1, MD5("<vnodeCount - i>@<id>#<i>") read as four little-endian uint32.
 import { MD5_IN_BLOCK_MAX, md5Words } from './md5.js';
-import { MD5X4_MAX_BLOCKS, md5x4, md5x4Blocks, padBlock } from './md5x4.js';
+import { MD5X4_MAX_BLOCKS, md5x4, md5x4Blocks, padBlock, padCount } from './md5x4.js';
 
 const encoder = new TextEncoder();
 let scratch = new Uint8Array(256);
+/** The messages md5x4's blocks hold, but for the id: which vnodeCount, how long an id, and padCount() after. */
+let laidOut = { vnodeCount: -1, idLength: -1, pads: -1 };
+/** Where the id starts in each laid-out block (after "<vnodeCount - b>@"). */
+const idAt = new Uint8Array(MD5X4_MAX_BLOCKS);
 
 /** Writes the decimal digits of a non-negative integer at buf[at..]; returns the new end. */
 function writeUint(buf: Uint8Array, at: number, n: number): number {
@@ -43,6 +47,25 @@ export function vnodePointsInto(id: string, vnodeCount: number, out: Uint32Array
   }
   // Every message in a block of its own, hashed four at a time (md5x4.ts).
   const blocks = md5x4Blocks();
+  if (groups <= MD5X4_MAX_BLOCKS) {
+    // A ring's members mostly have ids of one length ("10.0.0.7:7001.1"): then the blocks the last member left
+    // differ from this one's in its id's bytes only, and only those are written.
+    if (
+      laidOut.vnodeCount !== vnodeCount ||
+      laidOut.idLength !== idBytes.length ||
+      laidOut.pads !== padCount()
+    ) {
+      for (let b = 0; b < groups; b++) {
+        idAt[b] = digitCount(vnodeCount - b) + 1;
+        padBlock(b, writeMessage(blocks, b * 64, idBytes, vnodeCount, b) - b * 64);
+      }
+      laidOut = { vnodeCount, idLength: idBytes.length, pads: padCount() };
+    } else {
+      for (let b = 0; b < groups; b++) blocks.set(idBytes, b * 64 + idAt[b]);
+    }
+    md5x4(groups, out, at);
+    return;
+  }
   for (let from = 0; from < groups; from += MD5X4_MAX_BLOCKS) {
     const count = Math.min(MD5X4_MAX_BLOCKS, groups - from);
     for (let b = 0; b < count; b++)

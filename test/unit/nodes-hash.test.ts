@@ -112,6 +112,36 @@ test('vnode points are MD5("<count - i>@<id>#<i>") words, for other vnode counts
   }
 });
 
+test('vnode points of ids of one length in a row, only their ids rewritten, stay their MD5 words', () => {
+  const ids = [
+    '10.0.0.17:7001.1',
+    '10.0.0.17:7001.2',
+    '10.0.0.99:7123.4',
+    'h\u00e9st.example:71.1', // the same byte length, fewer characters
+    '10.0.0.7:7001.1', // shorter: laid out again
+    '10.0.0.8:7001.1',
+    '10.0.0.18:7001.1',
+  ];
+  const check = (id: string, vnodeCount: number) => {
+    const points = vnodePoints(id, vnodeCount);
+    for (let i = 0; i < vnodeCount / 4; i++) {
+      const d = createHash('md5')
+        .update(`${vnodeCount - i}@${id}#${i}`)
+        .digest();
+      for (let j = 0; j < 4; j++)
+        assert.equal(points[i * 4 + j], d.readUInt32LE(j * 4), `${id} ${vnodeCount} ${i}.${j}`);
+    }
+  };
+  for (const vnodeCount of [200, 200, 1000, 160]) for (const id of ids) check(id, vnodeCount);
+  // Another user of md5x4's blocks in between: the next member must lay its blocks out again.
+  for (let b = 0; b < 8; b++) {
+    md5x4Blocks().fill(0x61 + b, b * 64, b * 64 + 40);
+    padBlock(b, 40);
+  }
+  check(ids[1], 160);
+  check(ids[2], 160);
+});
+
 test('md5x4 equals node:crypto for every lane, any count, and blocks reused by shorter messages', () => {
   const out = new Uint32Array(4 * 64);
   let seed = 7;
