@@ -4,9 +4,10 @@
  *
  * It keeps the children of every folder it follows. On a folder's child event it lists again (re-arming the
  * children watch), diffs against what it knows, and reads the added children with a data watch each, all the
- * reads of a step in flight at once; a child's data change is read again, a deletion dropped. Every read is
- * parsed and checked (discovery/peer.ts) and a good node goes out with its ring points (nodes/vnodes.ts) when
- * they are new, so the main side runs neither JSON.parse nor MD5.
+ * reads of a step in flight at once; a child's data change is read again, a deletion dropped. Every read (the
+ * session's get: a getData zkbio encodes and decodes itself, nzk-internals' readData) is parsed and checked
+ * (discovery/peer.ts) and a good node goes out with its ring points (nodes/vnodes.ts) when they are new, so the
+ * main side runs neither JSON.parse nor MD5.
  *
  * Watches. By default each folder has one persistent recursive watch (ZooKeeper 3.6+ addWatch, as Curator's
  * CuratorCache): a child created or changed is read, a child deleted dropped, and the folder's own creation
