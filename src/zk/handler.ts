@@ -10,7 +10,8 @@
  *   own FIFO job queue: it lists, diffs, reads with pipelined calls (128 in flight at most), parses, checks,
  *   computes ring points, and emits finished node changes (EV_NODE_SET / DEL / BAD) into the ack stream; a
  *   SUBSCRIBE task waits for its resync job, so its changes precede its ack;
- * - the session hands node-zookeeper-client the socket's bytes one whole frame at a time (frames.ts);
+ * - the session hands node-zookeeper-client the socket's bytes one whole frame at a time (frames.ts), and
+ *   decodes the replies to its reads itself (nzk-internals' readData);
  * - session events, and watch events the recipe does not own or that concern the own node (REGISTER leaves a
  *   data watch on it), go into the ack stream at once, as the session reports them.
  * Everything reaches the main side through ctx.emit and the task acks, one FIFO stream, in that order.
