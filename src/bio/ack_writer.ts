@@ -6,7 +6,7 @@
  * where any peer can make a node's data or a folder's listing as large as it likes.
  */
 import { monoNow } from '../clock.js';
-import { type BioRecord, encodedSize, tryPushRecord } from '../ring/codec.js';
+import { type BioRecord, encodedSize, reserveSize, tryPushRecord } from '../ring/codec.js';
 import type { ByteRing } from '../ring/ring.js';
 import { BioError, bioErrorName } from './protocol.js';
 
@@ -47,20 +47,17 @@ export class AckWriter {
    */
   write(record: BioRecord): Promise<void> {
     record.doneAt = monoNow();
-    let size = encodedSize(record);
-    if (size > this.ring.maxRecordBytes) {
-      shrink(record, size, this.ring.maxRecordBytes);
-      size = encodedSize(record);
-    }
-    if (this.backlog.length === 0 && this.push(record, size)) return Promise.resolve();
+    const size = reserveSize(record, this.ring.maxRecordBytes);
+    if (size > this.ring.maxRecordBytes) shrink(record, size, this.ring.maxRecordBytes);
+    if (this.backlog.length === 0 && this.push(record)) return Promise.resolve();
     this.backlog.push(record);
     this.flushing ??= this.flush();
     return this.flushing;
   }
 
   /** Encodes the record into the ring, unpublished; false when there is no room now. */
-  private push(record: BioRecord, size: number): boolean {
-    if (!tryPushRecord(this.ring, record, size, false)) return false;
+  private push(record: BioRecord): boolean {
+    if (!tryPushRecord(this.ring, record, false)) return false;
     if (!this.inTurn) {
       this.inTurn = true;
       setImmediate(this.endTurn);
@@ -108,7 +105,7 @@ export class AckWriter {
       // that could finish synchronously cleared `flushing` first and then had it set to its settled
       // promise, so no later write started a flush and the backlog (acks included) was stranded.
       await this.ring.waitForRoom(encodedSize(this.backlog[i]), 100);
-      while (i < this.backlog.length && this.push(this.backlog[i], encodedSize(this.backlog[i]))) i++;
+      while (i < this.backlog.length && this.push(this.backlog[i])) i++;
     }
     this.backlog.length = 0;
     this.flushing = null;

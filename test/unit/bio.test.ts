@@ -215,6 +215,32 @@ test('a slice also ends once maxSliceMs is spent, so slow acks cannot hold the l
   assert.ok(Math.max(...slices) <= 2, `largest slice: ${Math.max(...slices)} acks of 2 ms each`);
 });
 
+test('acks that turn slow after cheap ones end the slice within four of them', async () => {
+  // The drain reads the clock every four acks while they are cheap (Bio.withinSlice).
+  const slowPerSlice: number[] = [];
+  let slow = 0;
+  const slowFrom50 = (ack: BioRecord) => {
+    if (ack.cmd !== EchoCmd.EVENT || Number(ack.result) < 50) return;
+    if (slow++ === 0)
+      queueMicrotask(() => {
+        slowPerSlice.push(slow);
+        slow = 0;
+      });
+    const t = performance.now();
+    while (performance.now() - t < 2);
+  };
+  const { bio, acks, until } = echoBio({ maxSliceMs: 1 }, slowFrom50);
+  await bio.start();
+  bio.addCmdTask(EchoCmd.EMIT, '/mixed', '60');
+  await until(() => acks.length === 61);
+  await bio.stop();
+  assert.equal(
+    slowPerSlice.reduce((a, b) => a + b, 0),
+    10,
+  );
+  assert.ok(Math.max(...slowPerSlice) <= 4, `slow acks per slice: ${slowPerSlice.join(' ')}`);
+});
+
 test('a corrupt ack is handled like a crash: every task acked once, the thread restarted, the process alive', async () => {
   const { bio, taskAcks, until } = echoBio();
   const crashes: Error[] = [];
@@ -234,7 +260,7 @@ test('a corrupt ack is handled like a crash: every task acked once, the thread r
   await until(() => taskAcks().length === 4);
   for (const a of taskAcks()) assert.equal(a.errName, 'WorkerCrashed', `task ${a.id}`);
   assert.equal(crashes.length, 1);
-  assert.match(crashes[0].message, /corrupt ack.*overruns/);
+  assert.match(crashes[0].message, /corrupt ack.*overrun/);
 
   await restarted;
   const after = bio.addCmdTask(EchoCmd.ECHO, '/after', 'alive');

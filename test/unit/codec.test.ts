@@ -94,3 +94,55 @@ test('fuzz: arbitrary bytes decode to a record or a CodecError, never anything e
     { numRuns: 2000 },
   );
 });
+
+const ascii = fc.string({ maxLength: 40 });
+const mixedRecord: fc.Arbitrary<BioRecord> = fc
+  .record({
+    cmd: fc.integer({ min: 0, max: 255 }),
+    id: fc.nat({ max: 0xffffffff }),
+    createdAt: fc.double({ noNaN: true }),
+    doneAt: fc.double({ noNaN: true }),
+    path: fc.oneof(ascii, text),
+    value: fc.oneof(ascii, text),
+    error: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+    errName: fc.oneof(ascii, text),
+    result: fc.oneof(ascii, text),
+    values: fc.array(fc.oneof(ascii, text), { maxLength: 6 }),
+    words: fc.option(fc.uint32Array({ minLength: 1, maxLength: 20 }), { nil: undefined }),
+  })
+  .map((r) => ({ ...r }));
+
+test('property: ASCII and other strings, in any mix, round-trip at any offset, aligned or not', () => {
+  fc.assert(
+    fc.property(mixedRecord, fc.integer({ min: 0, max: 7 }), (r, pad) => {
+      const size = encodedSize(r);
+      const buf = Buffer.alloc(size + pad + 8).subarray(pad);
+      const written = encodeInto(r, buf, 0);
+      assert.equal(written <= size, true);
+      assert.equal(written % 4, 0, 'a record ends on a word boundary');
+      assert.deepEqual(decode(buf, 0, written), r);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('a surrogate pair split across two strings is written string by string, as UTF-8 takes each alone', () => {
+  const r = newRecord(1, 'a\uD83D', '\uDE80b', ['\uD83D', '\uDE80']);
+  const buf = Buffer.alloc(encodedSize(r));
+  const got = decode(buf, 0, encodeInto(r, buf, 0));
+  assert.deepEqual([got.path, got.value, got.values], ['a\uFFFD', '\uFFFDb', ['\uFFFD', '\uFFFD']]);
+});
+
+test('a record whose size bound does not fit the free room, but whose bytes do, is still pushed', () => {
+  const ring = new ByteRing(ByteRing.allocate(4096)); // records up to 2,044 bytes
+  // 300 ASCII characters: 352 bytes in all, bounded at 952 (3 bytes a character).
+  const big = newRecord(1, 'p'.repeat(300));
+  const filler = newRecord(2, 'f'.repeat(1600)); // its bound is over the limit, so it reserves its 1,652 bytes
+  assert.equal(tryPushRecord(ring, filler), true);
+  assert.equal(tryPushRecord(ring, filler), true);
+  assert.equal(ring.capacity - ring.usedBytes(), 784);
+  assert.equal(tryPushRecord(ring, big), true);
+  const got: BioRecord[] = [];
+  ring.drain(10, (b, o, l) => got.push(decode(b, o, l)));
+  assert.deepEqual(got, [filler, filler, big]);
+});
