@@ -148,8 +148,6 @@ interface Entry {
   stopped: boolean;
   /** True once instrumentClient hooked the reads: readData's replies are taken there. */
   instrumented: boolean;
-  /** The server's last zxid, written here by readData's replies (the library's own replies bring theirs). */
-  zxid: Buffer;
   /** The bound on the current socket's attempt, from its creation to the handshake's answer. */
   attemptTimer: NodeJS.Timeout | undefined;
 }
@@ -163,7 +161,6 @@ function entryOf(client: Client): Entry {
       cm: (client as unknown as { connectionManager: ConnectionManager }).connectionManager,
       stopped: false,
       instrumented: false,
-      zxid: Buffer.alloc(8),
       attemptTimer: undefined,
     };
     managers.set(client, entry);
@@ -539,8 +536,9 @@ function takeDataReply(entry: Entry, frame: Buffer): boolean {
       throw new FrameError(`getData reply cut short: ${dataBytes} data bytes announced`);
   }
   cm.pendingQueue.shift();
-  frame.copy(entry.zxid, 0, 8, 16);
-  cm.zxid = entry.zxid;
+  // A copy of its own, as the library's replies bring: a buffer reused across replies would change under a request
+  // that took it (a reconnect's handshake sends cm.zxid).
+  cm.zxid = Buffer.from(frame.subarray(8, 16));
   const request = head.request;
   if (err !== 0) {
     request.answer(libraryError(err));

@@ -165,3 +165,28 @@ test("get's own decode: a reply shorter than it says fails its call with the con
     await server.close();
   }
 });
+
+test("get's replies each leave a zxid of their own: one taken earlier is not rewritten by the next", async () => {
+  const data = Buffer.concat([Buffer.from([0, 0, 0, 1]), Buffer.from('x'), Buffer.alloc(68)]); // 1 data byte, a zero Stat
+  const server = await scriptedServer((_connection, xid) => replyHeader(xid, 0, 1000 + xid, data));
+  const s = new ZkSession({
+    connectString: server.address,
+    sessionTimeoutMs: 4000,
+    connect: { deadlineMs: 5000 },
+  });
+  // biome-ignore lint/complexity/useLiteralKeys: the bracket reaches the library's connection, to read its zxid
+  const zxid = () =>
+    (s['client'] as unknown as { connectionManager: { zxid: Buffer } }).connectionManager.zxid;
+  try {
+    await s.connect();
+    await s.get('/a');
+    const first = zxid();
+    const firstValue = first.readBigInt64BE(0);
+    await s.get('/b');
+    assert.equal(zxid().readBigInt64BE(0), firstValue + 1n, 'the second reply, one xid later');
+    assert.equal(first.readBigInt64BE(0), firstValue, 'the buffer the first reply left is unchanged');
+  } finally {
+    await s.close();
+    await server.close();
+  }
+});
