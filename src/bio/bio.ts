@@ -62,12 +62,20 @@ export interface BioOptions {
   maxAcksPerTick?: number;
   /**
    * A slice also ends once it has run this long, ms (checked between acks: after the first, then every few
-   * acks while they are far cheaper than the time left, see visitAck). The count alone bounds a slice only while acks are cheap: at 1,000 peers one node-table change costs
-   * about 0.5 ms, so a slice of 100 removals held the main loop for ~50 ms (bench/discovery's storm). Default 1.
+   * while they are far cheaper than the time left, see withinSlice). The count alone bounds a slice only while
+   * acks are cheap: at 1,000 peers one node-table change costs about 0.5 ms, so a slice of 100 removals held
+   * the main loop for ~50 ms (bench/discovery's storm). Default 1.
    */
   maxSliceMs?: number;
   /** Period of the repeating drain timer, ms. Default 1 in timer mode, 10 as the doorbell's backstop. */
   tickMs?: number;
+  /**
+   * processAck gets an ack's `words` as a view on the ack ring, valid only until it returns, not as a copy: for
+   * a consumer that copies what it keeps (the node table copies given points). A copy costs an ArrayBuffer of
+   * its own, about 2-3 µs here for a node's points, and the external memory that drives V8's collections.
+   * Acks of a dead thread, kept for later, are copies either way. Default false.
+   */
+  ackWordsView?: boolean;
   /** Called after each drain slice that applied acks, with how long it held the main loop (ms): for metrics. */
   onSlice?: (ms: number) => void;
   /** Wake the main loop through Atomics.waitAsync when acks arrive. Default true (see bench/ack-drain). */
@@ -449,7 +457,7 @@ export class Bio extends EventEmitter<BioEvents> {
   private readonly visitAck = (buf: Buffer, off: number, len: number): boolean => {
     let ack: BioRecord;
     try {
-      ack = decode(buf, off, len);
+      ack = decode(buf, off, len, this.opts.ackWordsView === true);
     } catch (err) {
       this.corruptAck = err as Error;
       return false;

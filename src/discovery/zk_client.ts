@@ -127,6 +127,8 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       tickMs: config.bio.tickMs,
       doorbell: config.bio.doorbell,
       onSlice: (ms) => this.endSlice(ms),
+      // Nodes.upsert copies the points an EV_NODE_SET brings before processAck returns.
+      ackWordsView: true,
       taskRingBytes: config.bio.taskRingBytes,
       ackRingBytes: config.bio.ackRingBytes,
       logger: this.logger,

@@ -37,6 +37,7 @@ export interface BioRecord {
   /**
    * Binary payload; undefined when empty. Always present, so every record has one shape: a record that gained
    * the field later had another hidden class, and the code that reads records deoptimised on it ("wrong map").
+   * A copy of its own, unless it was decoded in place (a Bio with `ackWordsView`).
    */
   words: Uint32Array | undefined;
 }
@@ -164,8 +165,11 @@ function writeStr(
   return n;
 }
 
-/** Reads the record of `length` bytes at `off`. Throws CodecError if the bytes are not a record. */
-export function decode(buf: Buffer, off: number, length: number): BioRecord {
+/**
+ * Reads the record of `length` bytes at `off`. Throws CodecError if the bytes are not a record. With
+ * `wordsInPlace`, its words are a view on `buf` (when aligned there), valid until those bytes are reused.
+ */
+export function decode(buf: Buffer, off: number, length: number, wordsInPlace = false): BioRecord {
   if (length < FIXED)
     throw new CodecError(`record of ${length} bytes is shorter than the ${FIXED}-byte header`);
   const end = off + length;
@@ -224,7 +228,7 @@ export function decode(buf: Buffer, off: number, length: number): BioRecord {
     errName,
     result,
     values,
-    words: wordCount > 0 ? copyWords(buf, at, wordCount) : undefined,
+    words: wordCount === 0 ? undefined : readWords(buf, at, wordCount, wordsInPlace),
   };
 }
 
@@ -246,10 +250,12 @@ function piece(
   return buf.toString('utf8', from, from + bytes);
 }
 
-/** A copy, not a view: the ring reuses these bytes. */
-function copyWords(buf: Buffer, at: number, count: number): Uint32Array {
-  // slice() copies into an ArrayBuffer of its own, not shared.
-  if (((buf.byteOffset + at) & 3) === 0) return wordsView(buf, at, count).slice();
+/** A copy (slice(): an ArrayBuffer of its own, not shared), or in place, a view when aligned. */
+function readWords(buf: Buffer, at: number, count: number, inPlace: boolean): Uint32Array {
+  if (((buf.byteOffset + at) & 3) === 0) {
+    const view = wordsView(buf, at, count);
+    return inPlace ? view : view.slice();
+  }
   const words = new Uint32Array(count);
   new Uint8Array(words.buffer).set(buf.subarray(at, at + count * 4));
   return words;

@@ -241,6 +241,28 @@ test('acks that turn slow after cheap ones end the slice within four of them', a
   assert.ok(Math.max(...slowPerSlice) <= 4, `slow acks per slice: ${slowPerSlice.join(' ')}`);
 });
 
+test('with ackWordsView processAck gets words as a view on the ack ring; by default a copy of its own', async () => {
+  for (const ackWordsView of [false, true]) {
+    const seen: { shared: boolean; words: number[] }[] = [];
+    const { bio, acks, until } = echoBio({ ackWordsView }, (ack) => {
+      if (ack.cmd === EchoCmd.EVENT && ack.words)
+        seen.push({ shared: ack.words.buffer instanceof SharedArrayBuffer, words: [...ack.words] });
+    });
+    await bio.start();
+    bio.addCmdTask(EchoCmd.EMIT, '/words', '50');
+    await until(() => acks.length === 51);
+    await bio.stop();
+    assert.deepEqual(
+      seen.map((s) => s.words),
+      Array.from({ length: 50 }, (_, i) => [i, i + 1_000_000]),
+    );
+    assert.ok(
+      seen.every((s) => s.shared === ackWordsView),
+      `ackWordsView ${ackWordsView}`,
+    );
+  }
+});
+
 test('a corrupt ack is handled like a crash: every task acked once, the thread restarted, the process alive', async () => {
   const { bio, taskAcks, until } = echoBio();
   const crashes: Error[] = [];
