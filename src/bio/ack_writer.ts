@@ -118,6 +118,7 @@ function shrink(record: BioRecord, size: number, maxBytes: number): void {
   record.path = record.path.slice(0, Math.max(0, Math.floor((maxBytes - 128) / 3)));
   record.value = '';
   record.values = [];
+  record.words = undefined;
   record.error = BioError.RecordTooLarge;
   record.errName = bioErrorName[BioError.RecordTooLarge];
   record.result = String(size);

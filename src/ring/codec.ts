@@ -44,17 +44,35 @@ export interface BioRecord {
 
 const FIXED = 52;
 
-let viewFor: Buffer | null = null;
-let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
 /**
- * A DataView on `buf`'s memory, kept for the next call: a ring's buffer is always the same one. Its reads and
- * writes compile to loads and stores; Buffer's readUInt32LE and friends stayed calls, with their own checks.
+ * DataViews on the last two Buffers seen: each thread encodes into one ring and decodes from the
+ * other, and a ring's buffer is always the same one. Their reads and writes compile to loads and stores;
+ * Buffer's readUInt32LE and friends stayed calls, with their own checks.
  */
+let bufA: Buffer | null = null;
+let viewA: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+let bufB: Buffer | null = null;
+let viewB: DataView<ArrayBufferLike> = viewA;
+/** Which of the two was used last: a third Buffer replaces the other. */
+let lastA = true;
 function viewOf(buf: Buffer): DataView<ArrayBufferLike> {
-  if (buf !== viewFor) {
-    viewFor = buf;
-    view = new DataView(buf.buffer);
+  if (buf === bufA) {
+    lastA = true;
+    return viewA;
   }
+  if (buf === bufB) {
+    lastA = false;
+    return viewB;
+  }
+  const view = new DataView(buf.buffer);
+  if (lastA) {
+    bufB = buf;
+    viewB = view;
+  } else {
+    bufA = buf;
+    viewA = view;
+  }
+  lastA = !lastA;
   return view;
 }
 const MAX_VALUES = 1 << 20;
@@ -172,6 +190,9 @@ function writeStr(
 export function decode(buf: Buffer, off: number, length: number, wordsInPlace = false): BioRecord {
   if (length < FIXED)
     throw new CodecError(`record of ${length} bytes is shorter than the ${FIXED}-byte header`);
+  // The view covers the whole ArrayBuffer, not just `buf`: bound the record by `buf` here.
+  if (!(off >= 0 && length <= buf.length - off))
+    throw new CodecError(`record of ${length} bytes at ${off} overruns a ${buf.length}-byte buffer`);
   const end = off + length;
   const view = viewOf(buf);
   const o = buf.byteOffset + off;

@@ -135,3 +135,18 @@ test('a record whose size bound does not fit the free room, but whose bytes do, 
   ring.drain(10, (b, o, l) => got.push(decode(b, o, l)));
   assert.deepEqual(got, [filler, filler, big]);
 });
+
+test('a record longer than the Buffer it is read from is a CodecError, not a read past the Buffer', () => {
+  const r = newRecord(1, '/p');
+  r.words = Uint32Array.of(1, 2, 3, 4);
+  const size = encodedSize(r);
+  // A window on a larger ArrayBuffer (as Node's pooled Buffers are): the bytes past it are there to be read.
+  const whole = Buffer.alloc(size + 64);
+  encodeInto(r, whole, 0);
+  const window = whole.subarray(0, 56);
+  assert.throws(
+    () => decode(window, 0, size),
+    (e) => e instanceof CodecError && /overruns a 56-byte buffer/.test(String(e)),
+  );
+  assert.throws(() => decode(whole, -4, 60), CodecError);
+});

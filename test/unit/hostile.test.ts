@@ -124,6 +124,19 @@ test('fuzz: a valid record cut short, extended or with bytes flipped decodes to 
   );
 });
 
+test('a record too large for the ack ring by its words alone is shrunk to RecordTooLarge too, not thrown', async () => {
+  const ring = new ByteRing(ByteRing.allocate(4096)); // records up to 2,044 bytes
+  const writer = new AckWriter(ring);
+  const big = newRecord(25, '/points');
+  big.words = new Uint32Array(1000);
+  await writer.write(big);
+  const got: BioRecord[] = [];
+  ring.drain(10, (b, o, l) => got.push(decode(b, o, l)));
+  assert.equal(got.length, 1);
+  assert.equal(got[0].error, BioError.RecordTooLarge);
+  assert.equal(got[0].words, undefined);
+});
+
 test('an ack or event too large for the ack ring arrives as a small RecordTooLarge failure, in order', async () => {
   const ring = new ByteRing(ByteRing.allocate(4096));
   const writer = new AckWriter(ring);
