@@ -47,17 +47,20 @@ export class AckWriter {
    */
   write(record: BioRecord): Promise<void> {
     record.doneAt = monoNow();
-    const size = reserveSize(record, this.ring.maxRecordBytes);
-    if (size > this.ring.maxRecordBytes) shrink(record, size, this.ring.maxRecordBytes);
-    if (this.backlog.length === 0 && this.push(record)) return Promise.resolve();
+    let size = reserveSize(record, this.ring.maxRecordBytes);
+    if (size > this.ring.maxRecordBytes) {
+      shrink(record, size, this.ring.maxRecordBytes);
+      size = reserveSize(record, this.ring.maxRecordBytes);
+    }
+    if (this.backlog.length === 0 && this.push(record, size)) return Promise.resolve();
     this.backlog.push(record);
     this.flushing ??= this.flush();
     return this.flushing;
   }
 
-  /** Encodes the record into the ring, unpublished; false when there is no room now. */
-  private push(record: BioRecord): boolean {
-    if (!tryPushRecord(this.ring, record, false)) return false;
+  /** Encodes the record into the ring, unpublished; false when there is no room now. `size`: its reserveSize. */
+  private push(record: BioRecord, size?: number): boolean {
+    if (!tryPushRecord(this.ring, record, false, size)) return false;
     if (!this.inTurn) {
       this.inTurn = true;
       setImmediate(this.endTurn);

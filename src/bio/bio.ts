@@ -119,6 +119,8 @@ export class Bio extends EventEmitter<BioEvents> {
   readonly maxAcksPerTick: number;
   readonly maxSliceMs: number;
   private readonly opts: BioOptions;
+  /** opts.ackWordsView, resolved once: the drain asks for every ack. */
+  private readonly wordsInPlace: boolean;
   private readonly logger: Logger;
   /** Where the bio thread's own lines go: the application's logger, with the bindings they bring. */
   private readonly threadLogger: Logger;
@@ -153,6 +155,7 @@ export class Bio extends EventEmitter<BioEvents> {
     this.opts = opts;
     this.maxAcksPerTick = opts.maxAcksPerTick ?? 100;
     this.maxSliceMs = opts.maxSliceMs ?? 1;
+    this.wordsInPlace = opts.ackWordsView === true;
     this.threadLogger = opts.logger ?? pino({ level: 'warn' });
     this.logger = this.threadLogger.child({ component: 'bio' });
     this.taskRing = new ByteRing(ByteRing.allocate(opts.taskRingBytes ?? 1 << 20));
@@ -457,7 +460,7 @@ export class Bio extends EventEmitter<BioEvents> {
   private readonly visitAck = (buf: Buffer, off: number, len: number): boolean => {
     let ack: BioRecord;
     try {
-      ack = decode(buf, off, len, this.opts.ackWordsView === true);
+      ack = decode(buf, off, len, this.wordsInPlace);
     } catch (err) {
       this.corruptAck = err as Error;
       return false;

@@ -10,11 +10,12 @@
  *
  * The strings are one run of UTF-8 so that an all-ASCII record (nearly every one: paths, JSON, numbers) is
  * written with one Buffer call and read with two (the path, then the rest, cut by its lengths): each UTF-8
- * call into C++ costs more than the bytes it moves (about 0.2 µs here), and a node change carries six strings. A record with other
- * characters is written and read string by string. Words are a binary payload (a node's ring points, see
- * zk/node-change.ts) copied as raw 32-bit words in the host's byte order (both ends of a ring are threads of one
- * process), aligned so that a copy is one typed-array set(): a ring's records start on 4-byte boundaries. Lengths are checked on decode, so a corrupt record is a CodecError, never a read out of bounds or
- * a hang.
+ * call into C++ costs more than the bytes it moves (about 0.2 µs here), and a node change carries six strings.
+ * A record with other characters is written and read string by string. Words are a binary payload (a node's
+ * ring points, see zk/node-change.ts) copied as raw 32-bit words in the host's byte order (both ends of a ring
+ * are threads of one process), aligned so that a copy is one typed-array set(): a ring's records start on
+ * 4-byte boundaries. Lengths are checked on decode, so a corrupt record is a CodecError, never a read out of
+ * bounds or a hang.
  */
 import { CodecError } from '../errors.js';
 import type { ByteRing } from './ring.js';
@@ -290,11 +291,20 @@ function wordsView(buf: Buffer, at: number, count: number): Uint32Array<ArrayBuf
 /**
  * Encodes `r` straight into the ring. False when the ring has no room now; throws RecordTooLargeError
  * when it never will. `publish` false leaves it for the producer's next ring.publish() (batched acks).
+ * `size` is what reserveSize gives, for a caller that has it already.
  */
-export function tryPushRecord(ring: ByteRing, r: BioRecord, publish = true): boolean {
-  let off = ring.reserve(reserveSize(r, ring.maxRecordBytes));
-  // The bound may not fit where the record itself does.
-  if (off === -1) off = ring.reserve(encodedSize(r));
+export function tryPushRecord(
+  ring: ByteRing,
+  r: BioRecord,
+  publish = true,
+  size = reserveSize(r, ring.maxRecordBytes),
+): boolean {
+  let off = ring.reserve(size);
+  if (off === -1) {
+    // The bound may not fit where the record itself does.
+    const exact = encodedSize(r);
+    if (exact < size) off = ring.reserve(exact);
+  }
   if (off === -1) return false;
   ring.commit(encodeInto(r, ring.buffer, off), publish);
   return true;

@@ -11,26 +11,11 @@ import {
   tryPushRecord,
 } from '../../src/ring/codec.js';
 import { ByteRing } from '../../src/ring/ring.js';
+import { bioRecords } from '../support/records.js';
 
 const text = fc.string({ unit: 'binary', maxLength: 40 });
-/** Records whose strings come from `str`. */
-const recordOf = (str: fc.Arbitrary<string>): fc.Arbitrary<BioRecord> =>
-  fc
-    .record({
-      cmd: fc.integer({ min: 0, max: 255 }),
-      id: fc.nat({ max: 0xffffffff }),
-      createdAt: fc.double({ noNaN: true }),
-      doneAt: fc.double({ noNaN: true }),
-      path: str,
-      value: str,
-      error: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
-      errName: str,
-      result: str,
-      values: fc.array(str, { maxLength: 6 }),
-      words: fc.option(fc.uint32Array({ minLength: 1, maxLength: 20 }), { nil: undefined }),
-    })
-    // plain objects, like decode's (fast-check's records have a null prototype)
-    .map((r) => ({ ...r }));
+const someWords = fc.option(fc.uint32Array({ minLength: 1, maxLength: 20 }), { nil: undefined });
+const recordOf = (str: fc.Arbitrary<string>) => bioRecords(str, 6, someWords);
 const record = recordOf(text);
 
 test('property: any record with any UTF-8 round-trips through a wrapping ring', () => {

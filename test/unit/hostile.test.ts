@@ -11,6 +11,7 @@ import { CodecError } from '../../src/errors.js';
 import { validateZkNode } from '../../src/nodes/validate.js';
 import { type BioRecord, decode, encodedSize, encodeInto, newRecord } from '../../src/ring/codec.js';
 import { ByteRing } from '../../src/ring/ring.js';
+import { bioRecords } from '../support/records.js';
 
 const PATH = '/kimserver/nodes/logic/kim-logic0000000001';
 const REASONS = new Set(['empty', 'too_large', 'not_json', 'invalid']);
@@ -86,19 +87,7 @@ test('peer data built to hurt: deep nesting, huge numbers, prototype keys, overs
 });
 
 const text = fc.string({ unit: 'binary', maxLength: 30 });
-const record: fc.Arbitrary<BioRecord> = fc.record({
-  cmd: fc.integer({ min: 0, max: 255 }),
-  id: fc.nat({ max: 0xffffffff }),
-  createdAt: fc.double({ noNaN: true }),
-  doneAt: fc.double({ noNaN: true }),
-  path: text,
-  value: text,
-  error: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
-  errName: text,
-  result: text,
-  values: fc.array(text, { maxLength: 4 }),
-  words: fc.constant(undefined),
-});
+const record = bioRecords(text, 4, fc.constant(undefined));
 
 test('fuzz: a valid record cut short, extended or with bytes flipped decodes to a record or a CodecError', () => {
   fc.assert(
