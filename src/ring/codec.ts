@@ -299,13 +299,17 @@ export function tryPushRecord(
   publish = true,
   size = reserveSize(r, ring.maxRecordBytes),
 ): boolean {
-  let off = ring.reserve(size);
+  // The bound may not fit where the record itself does: try the exact size before publishing a failure.
+  let off = ring.reserve(size, false);
   if (off === -1) {
-    // The bound may not fit where the record itself does.
     const exact = encodedSize(r);
-    if (exact < size) off = ring.reserve(exact);
+    if (exact < size) off = ring.reserve(exact, false);
+    if (off === -1) {
+      // The consumer can only make room if it sees what is there.
+      ring.publish();
+      return false;
+    }
   }
-  if (off === -1) return false;
   ring.commit(encodeInto(r, ring.buffer, off), publish);
   return true;
 }

@@ -112,14 +112,15 @@ export class ByteRing {
   /**
    * Reserves room for a payload of `length` bytes and returns its offset in `buffer`, or -1 when the ring
    * has no room now. The payload is invisible to the consumer until `commit()`. Throws RecordTooLargeError
-   * for a payload that could never fit.
+   * for a payload that could never fit. A failure publishes (and wakes): the consumer can only make room if it
+   * sees what is there. With `publishOnFail` false it does not, for a producer that will try a smaller size
+   * first and would otherwise cut its batch short.
    */
-  reserve(length: number): number {
+  reserve(length: number, publishOnFail = true): number {
     if (length > this.maxRecordBytes) throw new RecordTooLargeError(length, this.maxRecordBytes);
     const skip = this.skipFor(length);
     if (skip === -1) {
-      // The consumer can only make room if it sees what is there.
-      this.publish();
+      if (publishOnFail) this.publish();
       return -1;
     }
     const tail = this.writeTail;

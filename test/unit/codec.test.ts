@@ -121,6 +121,28 @@ test('a record whose size bound does not fit the free room, but whose bytes do, 
   assert.deepEqual(got, [filler, filler, big]);
 });
 
+test('a batched record pushed at its exact size, after its bound did not fit, leaves the batch unpublished', () => {
+  const ring = new ByteRing(ByteRing.allocate(4096));
+  const big = newRecord(1, 'p'.repeat(300)); // 352 bytes, bounded at 952
+  const filler = newRecord(2, 'f'.repeat(1600));
+  assert.equal(tryPushRecord(ring, filler, false), true);
+  assert.equal(tryPushRecord(ring, filler, false), true);
+  assert.equal(tryPushRecord(ring, big, false), true);
+  // The producer's batch is whole: the consumer sees it only when the producer publishes.
+  assert.equal(ring.pendingRecords(), 0);
+  ring.publish();
+  assert.equal(ring.pendingRecords(), 3);
+});
+
+test('a record that does not fit at all publishes the batch, so the consumer can make room', () => {
+  const ring = new ByteRing(ByteRing.allocate(4096));
+  const filler = newRecord(2, 'f'.repeat(1600));
+  assert.equal(tryPushRecord(ring, filler, false), true);
+  assert.equal(tryPushRecord(ring, filler, false), true);
+  assert.equal(tryPushRecord(ring, filler, false), false);
+  assert.equal(ring.pendingRecords(), 2);
+});
+
 test('a record longer than the Buffer it is read from is a CodecError, not a read past the Buffer', () => {
   const r = newRecord(1, '/p');
   r.words = Uint32Array.of(1, 2, 3, 4);
