@@ -40,8 +40,8 @@ export async function run(argv: string[]): Promise<void> {
     level: config.zookeeper.logLevel,
     bindings: { node: config.serverName, role: PROCESS_ROLE },
   });
-  // Each role loads only its own modules: a worker process never holds the primary's ZooKeeper client, piscina
-  // and prom-client, which took 7 MB of each worker's RSS.
+  // Each role loads only its own modules: a worker process never holds ZkClient, the Bio, piscina and prom-client
+  // (2 MB of an idle worker's RSS here: 55.6 against 53.5).
   if (!cluster.isPrimary) return (await import('./node_worker.js')).runWorker(listen, logger);
   for (const warning of config.warnings) logger.warn({ config: configPath }, warning);
   const n = workers ?? config.workerCnt;
