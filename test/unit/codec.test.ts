@@ -1,35 +1,71 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { CodecError } from '../../src/errors.js';
+import { CodecError, RecordTooLargeError } from '../../src/errors.js';
 import {
   type BioRecord,
   decode,
   encodedSize,
   encodeInto,
   newRecord,
+  reserveSize,
   tryPushRecord,
 } from '../../src/ring/codec.js';
 import { ByteRing } from '../../src/ring/ring.js';
 import { bioRecords } from '../support/records.js';
 
-const text = fc.string({ unit: 'binary', maxLength: 40 });
 const someWords = fc.option(fc.uint32Array({ minLength: 1, maxLength: 20 }), { nil: undefined });
 const recordOf = (str: fc.Arbitrary<string>) => bioRecords(str, 6, someWords);
-const record = recordOf(text);
 
 test('property: any record with any UTF-8 round-trips through a wrapping ring', () => {
+  // Sizes up to the maxima: at fast-check's default small sizes, 200 runs pushed ~6 records each, of at most
+  // ~440 bytes, wrapped 40, pushed 56 where only the exact size fitted, and never reserved an exact size.
+  const bigText = fc.string({ unit: 'binary', maxLength: 40, size: 'max' });
+  const bigWords = fc.option(fc.uint32Array({ minLength: 1, maxLength: 20, size: 'max' }), {
+    nil: undefined,
+  });
+  const bigRecord = bioRecords(bigText, 6, bigWords);
+  let wrapped = 0;
+  let exact = 0;
+  let overBound = 0;
+  let tooLarge = 0;
   fc.assert(
-    fc.property(fc.array(record, { minLength: 1, maxLength: 40 }), (records) => {
-      const ring = new ByteRing(ByteRing.allocate(2048)); // records are up to ~1 KiB: the ring wraps often
+    fc.property(fc.array(bigRecord, { minLength: 1, maxLength: 40, size: 'max' }), (records) => {
+      const ring = new ByteRing(ByteRing.allocate(2048)); // records are up to ~1.7 KiB: the ring wraps often
       const got: BioRecord[] = [];
+      const pushed: BioRecord[] = [];
       for (const r of records) {
-        while (!tryPushRecord(ring, r)) ring.drain(1, (b, o, l) => got.push(decode(b, o, l)));
+        const size = encodedSize(r);
+        if (size > ring.maxRecordBytes) {
+          assert.throws(() => tryPushRecord(ring, r), RecordTooLargeError);
+          tooLarge++;
+          continue;
+        }
+        const bound = reserveSize(r, ring.maxRecordBytes);
+        if (bound === size) exact++;
+        for (;;) {
+          const used = ring.usedBytes();
+          if (tryPushRecord(ring, r)) {
+            const grew = ring.usedBytes() - used;
+            if (grew > 4 + ((size + 3) & ~3)) wrapped++;
+            // Pushed with less room than its bound: only its exact size fitted.
+            if (ring.capacity - used < 4 + ((bound + 3) & ~3)) overBound++;
+            break;
+          }
+          ring.drain(1, (b, o, l) => got.push(decode(b, o, l)));
+        }
+        pushed.push(r);
       }
       ring.drain(1000, (b, o, l) => got.push(decode(b, o, l)));
-      assert.deepEqual(got, records);
+      assert.deepEqual(got, pushed);
     }),
     { numRuns: 200 },
+  );
+  // The runs must wrap records, reserve exact sizes and push where only the exact size fits, and refuse
+  // records over the limit, or they test the easy path only.
+  assert.ok(
+    wrapped >= 600 && exact >= 600 && overBound >= 250 && tooLarge >= 60,
+    `${wrapped} wrapped, ${exact} reserved exactly, ${overBound} pushed under their bound, ${tooLarge} too large`,
   );
 });
 
@@ -108,10 +144,20 @@ test('fuzz: arbitrary bytes decode to a record or a CodecError, never anything e
   assert.ok(decoded >= 200, `only ${decoded} of 2,000 inputs decoded`);
 });
 
-// Each string ASCII or not, so that records of both kinds and of a mix come up.
-const mixedRecord = recordOf(fc.oneof(fc.string({ maxLength: 40 }), text));
+// Each string ASCII or not, so that records of a mix come up, and records all ASCII (decode's cut of one run).
+// Sizes up to the maxima, and half the records all ASCII: at fast-check's default small sizes and a coin per
+// string, 13 of 500 records were all ASCII (mostly empty strings) and none had a value of 13 bytes or more.
+const asciiText = fc.string({ maxLength: 40, size: 'max' });
+const mixedRecord = fc.oneof(
+  recordOf(asciiText),
+  recordOf(fc.oneof(asciiText, fc.string({ unit: 'binary', maxLength: 40, size: 'max' }))),
+);
+const isAscii = (s: string) => Buffer.byteLength(s) === s.length;
 
 test('property: ASCII and other strings, in any mix, round-trip at any offset, aligned or not', () => {
+  let allAscii = 0;
+  let longAsciiValue = 0;
+  let mixed = 0;
   fc.assert(
     fc.property(mixedRecord, fc.integer({ min: 0, max: 7 }), (r, pad) => {
       const size = encodedSize(r);
@@ -120,8 +166,19 @@ test('property: ASCII and other strings, in any mix, round-trip at any offset, a
       assert.equal(written <= size, true);
       assert.equal(written % 4, 0, 'a record ends on a word boundary');
       assert.deepEqual(decode(buf, 0, written), r);
+      const strings = [r.path, r.value, r.errName, r.result, ...r.values];
+      if (strings.every(isAscii)) {
+        allAscii++;
+        if (r.values.some((v) => v.length >= 13)) longAsciiValue++;
+      } else if (strings.some((x) => x.length > 0 && isAscii(x))) mixed++;
     }),
     { numRuns: 500 },
+  );
+  // Both of decode's ways must come up: the ASCII run cut by its lengths (values of 13 bytes and up
+  // decoded apart), and the strings read one by one.
+  assert.ok(
+    allAscii >= 150 && longAsciiValue >= 100 && mixed >= 150,
+    `${allAscii} all ASCII, ${longAsciiValue} with a long ASCII value, ${mixed} mixed`,
   );
 });
 
