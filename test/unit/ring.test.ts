@@ -66,6 +66,9 @@ test('a record that does not fit before the end wraps whole to the start', () =>
   assert.equal(ring.usedBytes(), 0);
 });
 
+/** What a record of `bytes` payload bytes takes in a ring: its header, then the payload padded to 4. */
+const ringBytes = (bytes: number) => 4 + ((bytes + 3) & ~3);
+
 test('property: any interleaving of pushes and drains keeps FIFO order and loses nothing', () => {
   // Sizes up to the maxima: fast-check's default small sizes made a handful of short pushes a run, which
   // filled a ring or wrapped a record a few times in all 300 runs.
@@ -93,7 +96,7 @@ test('property: any interleaving of pushes and drains keeps FIFO order and loses
             const ok = ring.tryPush(o.push);
             // An empty ring always takes a record of up to maxRecordBytes.
             if (model.length === 0) assert.ok(ok, 'empty ring refused a record that fits');
-            const size = 4 + ((o.push.length + 3) & ~3);
+            const size = ringBytes(o.push.length);
             if (ok) {
               model.push(Buffer.from(o.push));
               bytesInModel += size;
@@ -103,7 +106,7 @@ test('property: any interleaving of pushes and drains keeps FIFO order and loses
             const got = drainAll(ring, o.drain);
             const want = model.splice(0, o.drain);
             assert.deepEqual(got, want);
-            for (const w of want) bytesInModel -= 4 + ((w.length + 3) & ~3);
+            for (const w of want) bytesInModel -= ringBytes(w.length);
           }
           assert.equal(ring.pendingRecords(), model.length);
           assert.ok(ring.usedBytes() >= bytesInModel && ring.usedBytes() <= cap);
