@@ -21,6 +21,12 @@ function referenceFind<T>(
   return winner.get(points.find((p) => p >= h) ?? points[0]);
 }
 
+/** The point referenceFind answers from: the first point >= h, wrapping. */
+function referencePoint(members: readonly { points: Iterable<number> }[], h: number): number | undefined {
+  const points = [...new Set(members.flatMap((m) => [...m.points]))].sort((a, b) => a - b);
+  return points.find((p) => p >= h) ?? points[0];
+}
+
 // Few distinct values, so members collide often, spread over buckets and both ends of the range.
 const POINTS = [
   0, 1, 2, 3, 5, 8, 0xfffe, 0xffff, 0x10000, 0x10001, 0x12345678, 0x80000000, 0x8000ffff, 0xfffffffe,
@@ -31,29 +37,51 @@ const PROBES = [...new Set(POINTS.flatMap((p) => [p, p + 1, p - 1]))].filter(
 );
 
 test('Ring: interleaved inserts, removals, changes and lookups answer like a ring rebuilt from scratch', () => {
-  const pointsArb = fc
-    .array(fc.constantFrom(...POINTS), { minLength: 1, maxLength: 12 })
-    .map((a) => Uint32Array.from(a).sort());
+  // Sizes up to the maxima, small members beside large ones and more adds than removals, so the ring grows
+  // past 16 times what is queued and lookups merge it point by point: at fast-check's default small sizes,
+  // 500 runs made ~5 ops each, never merged point by point (every flush was a fresh layout), removed 155
+  // members present in the ring (16 behind an older member's equal point) and met 29 tied points.
+  const pointsOf = (maxLength: number) =>
+    fc
+      .array(fc.constantFrom(...POINTS), { minLength: 1, maxLength, size: 'max' })
+      .map((a) => Uint32Array.from(a).sort());
+  const pointsArb = fc.oneof(pointsOf(12), pointsOf(2));
   const opArb = fc.oneof(
-    fc.record({ add: pointsArb }),
-    fc.record({ remove: fc.nat() }),
-    fc.record({ change: fc.tuple(fc.nat(), pointsArb) }),
-    fc.record({ lookup: fc.constantFrom(...PROBES) }),
+    { weight: 4, arbitrary: fc.record({ add: pointsArb }) },
+    { weight: 1, arbitrary: fc.record({ remove: fc.nat() }) },
+    { weight: 2, arbitrary: fc.record({ change: fc.tuple(fc.nat(), pointsArb) }) },
+    { weight: 3, arbitrary: fc.record({ lookup: fc.constantFrom(...PROBES) }) },
   );
+  let pointByPoint = 0;
+  let reused = 0;
+  let removedPresent = 0;
+  let removedBehindTie = 0;
+  let ties = 0;
   fc.assert(
-    fc.property(fc.array(opArb, { maxLength: 60 }), (ops) => {
+    fc.property(fc.array(opArb, { maxLength: 150, size: 'max' }), (ops) => {
       const ring = new Ring();
       // Live members in insertion order; freed slots are reused last-freed first, as the table does.
-      let live: { points: Uint32Array; owner: number }[] = [];
+      type Member = { points: Uint32Array; owner: number };
+      let live: Member[] = [];
       const free: number[] = [];
       let nextSlot = 0;
+      // Members added since the last lookup: still queued, not in the ring's buckets.
+      const queued = new Set<Member>();
       const add = (points: Uint32Array) => {
-        const owner = free.length > 0 ? free.pop()! : nextSlot++;
-        ring.insert(points, owner);
-        live.push({ points, owner });
+        if (free.length > 0) reused++;
+        const m = { points, owner: free.length > 0 ? free.pop()! : nextSlot++ };
+        ring.insert(points, m.owner);
+        live.push(m);
+        queued.add(m);
       };
       const remove = (pick: number) => {
         const m = live[pick % live.length];
+        if (!queued.delete(m)) {
+          removedPresent++;
+          // An older member's equal point comes before this one's entry.
+          const older = live.slice(0, live.indexOf(m));
+          if (older.some((o) => o.points.some((p) => m.points.includes(p)))) removedBehindTie++;
+        }
         ring.remove(m.points, m.owner);
         live = live.filter((x) => x !== m);
         free.push(m.owner);
@@ -67,6 +95,12 @@ test('Ring: interleaved inserts, removals, changes and lookups answer like a rin
           if (live.length > 0) remove(op.change[0]);
           add(op.change[1]);
         } else {
+          // A queue under 1/16 of the ring is merged point by point, not by a fresh layout.
+          const waiting = ring.length - ring.size;
+          if (waiting > 0 && waiting * 16 < ring.size) pointByPoint++;
+          queued.clear();
+          const p = referencePoint(live, op.lookup);
+          if (p !== undefined && live.filter((m) => m.points.includes(p)).length > 1) ties++;
           assert.equal(ring.find(op.lookup), referenceFind(live, op.lookup) ?? -1);
           assert.equal(
             ring.length,
@@ -77,6 +111,17 @@ test('Ring: interleaved inserts, removals, changes and lookups answer like a rin
       for (const h of PROBES) assert.equal(ring.find(h), referenceFind(live, h) ?? -1);
     }),
     { numRuns: 500 },
+  );
+  // The runs must merge point by point, reuse slots, remove members from the buckets (behind an equal
+  // point too) and answer from tied points, or they test fresh layouts of a few members only.
+  assert.ok(
+    pointByPoint >= 700 &&
+      reused >= 4000 &&
+      removedPresent >= 3500 &&
+      removedBehindTie >= 2500 &&
+      ties >= 3000,
+    `${pointByPoint} point-by-point merges, ${reused} slots reused, ${removedPresent} members removed from the ` +
+      `buckets (${removedBehindTie} behind an equal point), ${ties} lookups of a tied point`,
   );
 });
 
@@ -341,8 +386,50 @@ test('Nodes: interleaved upserts, deletes and lookups answer like the reference 
     { weight: 2, arbitrary: fc.record({ del: fc.constantFrom(...PATHS) }) },
     { weight: 2, arbitrary: fc.record({ lookup: fc.constantFrom(...TYPES) }) },
   );
+  // Sizes up to the maxima: at fast-check's default small sizes, 400 runs made ~5 ops each, and in all
+  // deleted ~125 present paths, set ~100 nodes that another path shadowed, handed ~130 servers over to
+  // another path, rejoined ~150, moved a path to another server ~200 times and broke ~75 ties by path.
+  let delPresent = 0;
+  let shadowed = 0;
+  let handover = 0;
+  let rejoined = 0;
+  let moved = 0;
+  let ties = 0;
+  /** The path serving a server in the reference, by its rule. */
+  const servingOf = (ref: Reference, key: string) => {
+    let serving: ZkNode | undefined;
+    for (const n of ref.entries.values()) {
+      if (serverKey(n) !== key) continue;
+      if (
+        !serving ||
+        n.active_time > serving.active_time ||
+        (n.active_time === serving.active_time && n.path > serving.path)
+      )
+        serving = n;
+    }
+    return serving;
+  };
+  /** ref.write, counting what the write did to the servers it touched. */
+  const write = (ref: Reference, path: string, next: ZkNode | undefined) => {
+    const prev = ref.entries.get(path);
+    if (!next && prev) delPresent++;
+    const keys = [...new Set([prev, next].filter((n) => n !== undefined).map(serverKey))];
+    if (keys.length === 2) moved++;
+    const before = keys.map((k) => ({ serving: servingOf(ref, k), g: ref.order.find((x) => x.key === k) }));
+    ref.write(path, next);
+    keys.forEach((k, i) => {
+      const serving = servingOf(ref, k);
+      if (before[i].serving && serving && before[i].serving.path !== serving.path) handover++;
+      // The server's ring data changed: it left the ring order and rejoined at its end.
+      const g = ref.order.find((x) => x.key === k);
+      if (before[i].g && g && before[i].g !== g) rejoined++;
+      const others = [...ref.entries.values()].filter((n) => n !== serving && serverKey(n) === k);
+      if (serving && others.some((n) => n.active_time === serving.active_time)) ties++;
+    });
+    if (next && servingOf(ref, serverKey(next)) !== next) shadowed++;
+  };
   fc.assert(
-    fc.property(fc.array(opArb, { maxLength: 40 }), (ops) => {
+    fc.property(fc.array(opArb, { maxLength: 60, size: 'max' }), (ops) => {
       const t = new Nodes({ vnodeCount: VNODES });
       const replica = follow(t);
       const ref = new Reference();
@@ -359,14 +446,25 @@ test('Nodes: interleaved upserts, deletes and lookups answer like the reference 
       for (const op of ops) {
         if ('set' in op) {
           assert.ok(t.upsert(op.set).ok);
-          ref.write(op.set.path, op.set);
+          write(ref, op.set.path, op.set);
         } else if ('del' in op) {
           t.delZkNode(op.del);
-          ref.write(op.del, undefined);
+          write(ref, op.del, undefined);
         } else check(op.lookup);
       }
       for (const type of TYPES) check(type);
     }),
     { numRuns: 400 },
+  );
+  // The runs must delete, shadow, hand servers over, rejoin, move paths and break ties, many times over.
+  assert.ok(
+    delPresent >= 800 &&
+      shadowed >= 500 &&
+      handover >= 800 &&
+      rejoined >= 900 &&
+      moved >= 1100 &&
+      ties >= 400,
+    `${delPresent} present paths deleted, ${shadowed} shadowed sets, ${handover} handovers, ${rejoined} ` +
+      `rejoins, ${moved} paths moved to another server, ${ties} ties broken by path`,
   );
 });
