@@ -32,17 +32,37 @@ test('precomputed and computed points give the same answers, snapshots and versi
     active_time: fc.integer({ min: 0, max: 3 }),
   });
   const opArb = fc.oneof(fc.record({ set: nodeArb }), fc.record({ del: fc.integer({ min: 0, max: 5 }) }));
+  // Sizes up to the maxima: at fast-check's default small sizes, 60 runs made ~6 ops each, and in all
+  // replaced ~30 present nodes (~20 with another worker count), set ~16 nodes on a server another path
+  // held, deleted ~30 present nodes and ~4 whose server another path then served.
+  let replaced = 0;
+  let workersChanged = 0;
+  let contested = 0;
+  let delPresent = 0;
+  let unshadowed = 0;
   fc.assert(
-    fc.property(fc.array(opArb, { minLength: 1, maxLength: 30 }), (ops) => {
+    fc.property(fc.array(opArb, { minLength: 1, maxLength: 60, size: 'max' }), (ops) => {
       const computed = new Nodes();
       const given = new Nodes();
+      const present = new Map<number, ZkNode>();
+      const key = (n: ZkNode) => `${n.host}:${n.port}`;
       for (const op of ops) {
         if ('set' in op) {
           const { slot, ...rest } = op.set;
           const n: ZkNode = { path: `/kimserver/nodes/logic/n${slot}`, type: 'logic', ...rest };
+          const prev = present.get(slot);
+          if (prev) replaced++;
+          if (prev && prev.worker_cnt !== n.worker_cnt) workersChanged++;
+          if ([...present].some(([s, m]) => s !== slot && key(m) === key(n))) contested++;
+          present.set(slot, n);
           assert.deepEqual(given.upsert(n, pointsOf(n)), computed.upsert(n));
         } else {
           const path = `/kimserver/nodes/logic/n${op.del}`;
+          const prev = present.get(op.del);
+          if (prev) delPresent++;
+          // Its server has another path, which serves (again, if this one served) with its own points.
+          if (prev && [...present].some(([s, m]) => s !== op.del && key(m) === key(prev))) unshadowed++;
+          present.delete(op.del);
           assert.equal(given.delZkNode(path), computed.delZkNode(path));
         }
         assert.deepEqual(answers(given), answers(computed));
@@ -50,6 +70,12 @@ test('precomputed and computed points give the same answers, snapshots and versi
       assert.deepEqual(given.snapshot(), computed.snapshot());
     }),
     { numRuns: 60 },
+  );
+  // The runs must replace nodes, change their workers, share servers and hand them over, many times over.
+  assert.ok(
+    replaced >= 150 && workersChanged >= 100 && contested >= 60 && delPresent >= 150 && unshadowed >= 20,
+    `${replaced} nodes replaced (${workersChanged} with other workers), ${contested} sets on a server ` +
+      `another path held, ${delPresent} deleted (${unshadowed} handing their server to another path)`,
   );
 });
 
