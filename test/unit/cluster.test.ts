@@ -109,12 +109,17 @@ test('the pool has colliding members, so ring insertion order decides some looku
 });
 
 test('replaying the ADD/DEL/SNAPSHOT messages gives the primary table: lookups, collisions, snapshot', () => {
+  // Sizes up to the maxima: at fast-check's default small sizes, 200 runs made ~6 ops each, restored 44
+  // times (a restore comes only at an op's index under 60) and replayed ~410 ADDs and ~50 DELs in all.
+  let restores = 0;
+  const kinds = new Map<string, number>();
   fc.assert(
     fc.property(
-      fc.array(churnArb, { minLength: 1, maxLength: 60 }),
+      fc.array(churnArb, { minLength: 1, maxLength: 60, size: 'max' }),
       fc.nat(59),
       fc.nat(59),
       (ops, joinAt, restoreAt) => {
+        if (restoreAt < ops.length) restores++;
         const primary = new Nodes();
         const feed = new TableFeed(primary, () => STATUS);
         const sent: PrimaryMessage[] = [];
@@ -131,6 +136,7 @@ test('replaying the ADD/DEL/SNAPSHOT messages gives the primary table: lookups, 
           if (i === restoreAt) primary.restore(taken[Math.floor(i / 2)]);
           for (const msg of sent.splice(0)) {
             assert.ok(isClusterMessage(msg));
+            kinds.set(msg.kind, (kinds.get(msg.kind) ?? 0) + 1);
             assert.equal(applyMessage(replica, msg), 'applied', msg.kind);
           }
           if (i >= joinAt) assert.equal(replica.version, primary.version);
@@ -140,6 +146,12 @@ test('replaying the ADD/DEL/SNAPSHOT messages gives the primary table: lookups, 
       },
     ),
     { numRuns: 200 },
+  );
+  // The runs must replay many deltas of both kinds, and snapshots of restores besides those of joins.
+  const [add, del, snapshot] = ['ADD', 'DEL', 'SNAPSHOT'].map((k) => kinds.get(k) ?? 0);
+  assert.ok(
+    restores >= 50 && add >= 1200 && del >= 250 && snapshot >= 200 + 50,
+    `${restores} restores, ${add} ADDs, ${del} DELs, ${snapshot} SNAPSHOTs replayed`,
   );
 });
 
@@ -212,6 +224,9 @@ class Harness {
   readonly down: { msg: PrimaryMessage; done: (err: Error | null) => void }[] = [];
   readonly up: SyncMessage[] = [];
   busy = false;
+  /** Messages lost on the way down, and SYNCs the replica sent up (catching up, or asking again). */
+  lost = 0;
+  syncs = 0;
   readonly link: Link = {
     send: (msg, done) => {
       this.down.push({ msg: wire(msg), done });
@@ -219,7 +234,10 @@ class Harness {
     },
   };
   readonly channel = Object.assign(new EventEmitter(), {
-    send: (msg: SyncMessage) => this.up.push(wire(msg)),
+    send: (msg: SyncMessage) => {
+      this.syncs++;
+      return this.up.push(wire(msg));
+    },
   });
   replica: Replica | undefined;
 
@@ -235,7 +253,8 @@ class Harness {
   step(lose: boolean): void {
     const d = this.down.shift();
     if (d) {
-      if (!lose) this.channel.emit('message', d.msg);
+      if (lose) this.lost++;
+      else this.channel.emit('message', d.msg);
       d.done(null);
     }
     const u = this.up.shift();
@@ -278,8 +297,14 @@ test('lost messages and busy channels: the replica catches up through SYNC and e
     { weight: 1, arbitrary: fc.record({ a: fc.constant('busy' as const), on: fc.boolean() }) },
     { weight: 1, arbitrary: fc.constant({ a: 'status' as const }) },
   );
+  // Sizes up to the maxima: at fast-check's default small sizes, 300 runs made ~4.5 actions each, lost
+  // 46 messages in all, turned a channel busy 61 times and had the replica send 34 SYNCs.
+  let lost = 0;
+  let busy = 0;
+  let syncs = 0;
   fc.assert(
-    fc.property(fc.array(actionArb, { maxLength: 120 }), (actions) => {
+    fc.property(fc.array(actionArb, { maxLength: 120, size: 'max' }), (actions) => {
+      busy += actions.filter((act) => act.a === 'busy' && act.on).length;
       const h = new Harness();
       const statuses: ClusterStatus[] = [];
       h.replica!.on('status', (s) => statuses.push(s));
@@ -298,10 +323,17 @@ test('lost messages and busy channels: the replica catches up through SYNC and e
       h.settle();
       assertSame(h.replica!.nodes, h.primary);
       assert.deepEqual(h.replica!.status, h.status);
+      lost += h.lost;
+      syncs += h.syncs;
       h.replica!.close();
       h.feed.close();
     }),
     { numRuns: 300 },
+  );
+  // The runs must lose messages, hold them on busy channels and catch up by SYNC, many times over.
+  assert.ok(
+    lost >= 300 && busy >= 300 && syncs >= 200,
+    `${lost} messages lost, ${busy} channels turned busy, ${syncs} SYNCs sent`,
   );
 });
 
