@@ -38,25 +38,55 @@ test('fnv1_64 equals the 64-bit definition truncated to 32 bits', () => {
     }
     return Number(h & 0xffffffffn);
   };
+  // Sizes up to the maxima: at fast-check's default small sizes, 100 runs hashed keys of ~4 bytes (10 at
+  // most), ~220 bytes >= 0x80 in all.
+  let signed = 0;
+  let long = 0;
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => hashKey('fnv1_64', bytes) === ref(bytes)),
+    fc.property(fc.uint8Array({ maxLength: 40, size: 'max' }), (bytes) => {
+      signed += bytes.filter((b) => b >= 0x80).length;
+      if (bytes.length >= 20) long++;
+      return hashKey('fnv1_64', bytes) === ref(bytes);
+    }),
   );
+  // The runs must sign-extend many bytes, in keys of 20 bytes and more.
+  assert.ok(signed >= 400 && long >= 15, `${signed} bytes >= 0x80, ${long} keys of 20+ bytes`);
 });
 
 test('string keys hash exactly like their UTF-8 bytes (lone surrogates included)', () => {
-  const anyUtf16 = fc
-    .array(fc.oneof(fc.integer({ min: 0, max: 0x7f }), fc.integer({ min: 0, max: 0xffff })), {
-      maxLength: 24,
-    })
-    .map((units) => String.fromCharCode(...units));
-  const fullUnicode = fc.string({ unit: 'binary', maxLength: 24 });
+  // Sizes up to the maxima, and strings of surrogates beside others: at fast-check's default small sizes,
+  // 500 strings of ~13 bytes held ~7 lone high surrogates and ~10 lone low ones in all (and ~1,000 pairs).
+  const utf16Of = (unit: fc.Arbitrary<number>) =>
+    fc.array(unit, { maxLength: 24, size: 'max' }).map((units) => String.fromCharCode(...units));
+  const anyUtf16 = utf16Of(fc.oneof(fc.integer({ min: 0, max: 0x7f }), fc.integer({ min: 0, max: 0xffff })));
+  const surrogates = utf16Of(
+    fc.oneof(fc.integer({ min: 0, max: 0x7f }), fc.integer({ min: 0xd800, max: 0xdfff })),
+  );
+  const fullUnicode = fc.string({ unit: 'binary', maxLength: 24, size: 'max' });
+  let loneHigh = 0;
+  let loneLow = 0;
+  let pairs = 0;
   fc.assert(
-    fc.property(fc.oneof(anyUtf16, fullUnicode), (s) => {
+    fc.property(fc.oneof(anyUtf16, surrogates, fullUnicode), (s) => {
+      for (let i = 0; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        const next = s.charCodeAt(i + 1); // NaN past the end
+        if (c >= 0xd800 && c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+          pairs++;
+          i++;
+        } else if (c >= 0xd800 && c <= 0xdbff) loneHigh++;
+        else if (c >= 0xdc00 && c <= 0xdfff) loneLow++;
+      }
       const bytes = Buffer.from(s, 'utf8');
       for (const alg of HASH_ALGS)
         assert.equal(hashString(alg, s), hashKey(alg, bytes), `${alg} ${JSON.stringify(s)}`);
     }),
     { numRuns: 500 },
+  );
+  // The runs must meet lone surrogates of both halves (U+FFFD) and pairs, many times over.
+  assert.ok(
+    loneHigh >= 150 && loneLow >= 150 && pairs >= 800,
+    `${loneHigh} lone high surrogates, ${loneLow} lone low ones, ${pairs} pairs`,
   );
 });
 
@@ -67,8 +97,20 @@ test('the vnode vector: first 8 points of 127.0.0.1:3355.1', () => {
 });
 
 test('the JS MD5 equals node:crypto for any length (one and several blocks)', () => {
+  // Sizes up to the maxima, and lengths at the block edges: at fast-check's default small sizes, 400
+  // inputs were of ~5 bytes (10 at most) and none took a second block.
+  const edges = fc
+    .constantFrom(55, 56, 63, 64, 119, 120, 127, 128)
+    .chain((n) => fc.uint8Array({ minLength: n, maxLength: n }));
+  let twoBlocks = 0;
+  let paddingBlock = 0;
+  let threeBlocks = 0;
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+    fc.property(fc.oneof(fc.uint8Array({ maxLength: 300, size: 'max' }), edges), (bytes) => {
+      // The padding and length need 9 bytes after the message: from 56 bytes on, a second block.
+      if (bytes.length >= 56) twoBlocks++;
+      if (bytes.length % 64 >= 56) paddingBlock++;
+      if (bytes.length >= 120) threeBlocks++;
       const out = new Uint32Array(4);
       md5Words(bytes, bytes.length, out, 0);
       const d = createHash('md5').update(bytes).digest();
@@ -79,14 +121,30 @@ test('the JS MD5 equals node:crypto for any length (one and several blocks)', ()
     }),
     { numRuns: 400 },
   );
+  // The runs must take two blocks and more, and a block of padding alone.
+  assert.ok(
+    twoBlocks >= 200 && paddingBlock >= 50 && threeBlocks >= 100,
+    `${twoBlocks} inputs of 2+ blocks, ${threeBlocks} of 3+, ${paddingBlock} with a block of padding alone`,
+  );
 });
 
 test('every vnode point is its MD5 word, for ids short enough to hash in place and longer, and counts whose digits shrink', () => {
+  // Sizes up to the maxima beside short ids: at fast-check's default small sizes, 147-150 of 150 ids hashed
+  // every message in one block and 0-3 took the longer way.
+  let inBlock = 0;
+  let longer = 0;
   fc.assert(
     fc.property(
-      fc.string({ minLength: 1, maxLength: 60, unit: 'grapheme' }),
+      fc.oneof(
+        fc.string({ minLength: 1, maxLength: 16, unit: 'grapheme', size: 'max' }),
+        fc.string({ minLength: 1, maxLength: 60, unit: 'grapheme', size: 'max' }),
+      ),
       fc.constantFrom(4, 40, 200, 1000, 1004),
       (id, vnodeCount) => {
+        // Its longest message, "<count>@<id>#<last i>", fits in one MD5 block or not.
+        const longest = Buffer.byteLength(`${vnodeCount}@${id}#${vnodeCount / 4 - 1}`);
+        if (longest <= MD5_IN_BLOCK_MAX) inBlock++;
+        else longer++;
         const points = vnodePoints(id, vnodeCount);
         for (let i = 0; i < vnodeCount / 4; i++) {
           const d = createHash('md5')
@@ -99,6 +157,8 @@ test('every vnode point is its MD5 word, for ids short enough to hash in place a
     ),
     { numRuns: 150 },
   );
+  // The runs must take both ways many times: ids hashed in place in one block, and longer ones.
+  assert.ok(inBlock >= 30 && longer >= 30, `${inBlock} ids in one block, ${longer} longer`);
 });
 
 test('vnode points are MD5("<count - i>@<id>#<i>") words, for other vnode counts too', () => {
