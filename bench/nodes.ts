@@ -17,6 +17,7 @@ import { Ring } from '../src/nodes/ring.js';
 import type { ZkNode } from '../src/nodes/validate.js';
 import { memberId, vnodePoints } from '../src/nodes/vnodes.js';
 import type { Bench } from './index.js';
+import { STATUS_PATHS, timeStatusEndpoints } from './support/status-endpoints.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -308,6 +309,9 @@ const bench: Bench = async ({ quick }) => {
     baseRemove.push(performance.now() - t0);
   }
 
+  // The status page's endpoints, over HTTP, against the same 1,000-node table.
+  const statusMs = await timeStatusEndpoints(table, 15);
+
   const lookups = median(hotRates);
   const results = {
     lookups_per_s: Math.round(lookups),
@@ -339,6 +343,12 @@ const bench: Bench = async ({ quick }) => {
     lookups_per_s_byte_keys: Math.round(median(byteRates)),
     remove_100_then_lookup_ms: round(median(remove100Ms)),
     add_100_then_lookup_ms: round(median(add100Ms)),
+    status_endpoint_ms: Object.fromEntries(
+      STATUS_PATHS.map((path) => [
+        path,
+        { p50: round(median(statusMs[path]), 2), max: round(Math.max(...statusMs[path]), 2) },
+      ]),
+    ),
     heap_nodes: HEAP_NODES,
     nodes: NODES,
     workers: WORKERS,
@@ -389,6 +399,10 @@ const bench: Bench = async ({ quick }) => {
     row('build 1,000 nodes, MD5 here (ms)', String(results.build_computing_points_ms)),
     row('build via restore(snapshot) (ms)', String(results.restore_ms)),
     row(`heap bytes per node (${n(HEAP_NODES)} nodes)`, n(results.heap_bytes_per_node)),
+    ...STATUS_PATHS.map((path) => {
+      const { p50, max } = results.status_endpoint_ms[path];
+      return row(`GET ${path} (ms)`, String(p50), `max ${max}; target p50 < 50`);
+    }),
   ].join('\n');
   return { results, table: text };
 };

@@ -1,10 +1,8 @@
 // The status server's page and JSON endpoints over real HTTP on loopback: key-space shares as the ring's
-// lookups give them, the shapes the page relies on, bad input, and the time each endpoint takes with a
-// 1,000-node table (the issue's bound: 50 ms).
+// lookups give them, the shapes the page relies on, bad input, and every endpoint with a 1,000-node table.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { after, before, test } from 'node:test';
 import type { LiveStatus } from '../../src/cli/status_live.js';
 import { createStatusServer } from '../../src/cli/status_server.js';
@@ -139,20 +137,18 @@ test('/live adds the process and the table to what only the primary knows; /node
   assert.deepEqual(Object.keys(nodes), ['version', 'state', 'self', 'nodes']);
 });
 
-test('with 1,000 nodes (4,000 members, 800,000 points) every endpoint the page uses answers in under 50 ms', async (t) => {
-  const paths = ['/', '/live', '/nodes', '/ring', '/ring?type=logic', '/lookup?type=logic&key=user%3A42'];
-  for (const path of paths) {
-    await bigServer.get(path); // warm up
-    const ms: number[] = [];
-    for (let i = 0; i < 15; i++) {
-      const t0 = performance.now();
-      const r = await bigServer.get(path);
-      ms.push(performance.now() - t0);
-      assert.equal(r.status, 200, path);
-    }
-    ms.sort((a, b) => a - b);
-    const p50 = ms[Math.floor(ms.length / 2)];
-    t.diagnostic(`GET ${path}: p50 ${p50.toFixed(2)} ms, max ${ms[ms.length - 1].toFixed(2)} ms`);
-    assert.ok(p50 < 50, `GET ${path} took ${p50.toFixed(1)} ms (p50)`);
+// How long they take is measured by `npm run bench -- nodes` (status_endpoint_ms), not timed here.
+test('with 1,000 nodes (4,000 members, 800,000 points) every endpoint the page uses answers 200 with a body', async () => {
+  for (const path of [
+    '/',
+    '/live',
+    '/nodes',
+    '/ring',
+    '/ring?type=logic',
+    '/lookup?type=logic&key=user%3A42',
+  ]) {
+    const r = await bigServer.get(path);
+    assert.equal(r.status, 200, path);
+    assert.ok(r.body.length > 0, path);
   }
 });
