@@ -620,6 +620,57 @@ describe('loadConfigFile', () => {
     }
   });
 
+  test('a hand edit that breaks a config file is located at the edit, with its hint, and never quoted', () => {
+    const path = join(dir, 'edited.json');
+    const good = JSON.stringify(withField('zookeeper.auth', `kim:${SECRET}`), null, 2);
+    const offsets = (re: RegExp) => [...good.matchAll(re)].map((m) => m.index);
+    const newlines = offsets(/\n/g);
+    const names = offsets(/"[a-z_]+":/g);
+    const closes = offsets(/[}\]]/g);
+    /** "line L, column C" of offset `at`, counted here apart from the code under test. */
+    const where = (text: string, at: number) =>
+      `line ${text.slice(0, at).split('\n').length}, column ${at - text.lastIndexOf('\n', at - 1)}`;
+    const edit = fc.oneof(
+      // A comment on a line of its own: the parser meets it at its first character.
+      fc
+        .tuple(fc.nat(), fc.constantFrom('// ', '# '), fc.constantFrom('note', 'the port'))
+        .map(([k, mark, words]) => {
+          const at = newlines[k % newlines.length] + 1;
+          const text = `${good.slice(0, at)}  ${mark}${words}\n${good.slice(at)}`;
+          return { text, at: at + 2, reason: /JSON has no comments/ };
+        }),
+      // A property name opened with a single quote.
+      fc.nat().map((k) => {
+        const at = names[k % names.length];
+        return { text: `${good.slice(0, at)}'${good.slice(at + 1)}`, at, reason: /\(use double quotes\)/ };
+      }),
+      // A comma after the last value of an object or an array: located at the closing bracket.
+      fc.nat().map((k) => {
+        const close = closes[k % closes.length];
+        const last = good.slice(0, close).trimEnd().length;
+        return {
+          text: `${good.slice(0, last)},${good.slice(last)}`,
+          at: close + 1,
+          reason: /trailing comma/,
+        };
+      }),
+    );
+    fc.assert(
+      fc.property(edit, ({ text, at, reason }) => {
+        writeFileSync(path, text);
+        const err = configError(() => loadConfigFile(path));
+        assert.equal(err.field, '(file)');
+        assert.ok(
+          err.message.includes(`at ${where(text, at)}: `),
+          `${err.message} (expected ${where(text, at)})`,
+        );
+        assert.match(err.message, reason);
+        assert.ok(!err.message.includes(SECRET), 'the message quotes the password');
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   test('any text gives a config or a ConfigError', () => {
     const path = join(dir, 'fuzz.json');
     fc.assert(
