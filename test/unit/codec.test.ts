@@ -12,15 +12,13 @@ import {
   tryPushRecord,
 } from '../../src/ring/codec.js';
 import { ByteRing } from '../../src/ring/ring.js';
-import { bioRecords } from '../support/records.js';
+import { bioRecords, ringBytes } from '../support/records.js';
 
 // Sizes up to the maxima: at fast-check's default small sizes the properties below missed their deep paths.
 const binaryText = fc.string({ unit: 'binary', maxLength: 40, size: 'max' });
 const asciiText = fc.string({ maxLength: 40, size: 'max' });
 const someWords = fc.option(fc.uint32Array({ minLength: 1, maxLength: 20, size: 'max' }), { nil: undefined });
 const recordOf = (str: fc.Arbitrary<string>) => bioRecords(str, 6, someWords);
-/** What a record of `bytes` payload bytes takes in a ring: its header, then the payload padded to 4. */
-const ringBytes = (bytes: number) => 4 + ((bytes + 3) & ~3);
 
 test('property: any record with any UTF-8 round-trips through a wrapping ring', () => {
   // At fast-check's default small sizes, 200 runs pushed ~6 records each, of at most ~440 bytes, wrapped 40,

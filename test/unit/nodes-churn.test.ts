@@ -9,22 +9,19 @@ import { Nodes } from '../../src/index.js';
 import { Ring } from '../../src/nodes/ring.js';
 import { memberId, vnodePoints } from '../../src/nodes/vnodes.js';
 
-/** The reference: first point >= h of a ring rebuilt from members in insertion order, wrapping. */
+/** The point a ring rebuilt from these members answers h from: the first point >= h, wrapping. */
+function referencePoint(members: readonly { points: Iterable<number> }[], h: number): number | undefined {
+  const points = [...new Set(members.flatMap((m) => [...m.points]))].sort((a, b) => a - b);
+  return points.find((p) => p >= h) ?? points[0];
+}
+
+/** The reference: the owner of that point, the first member holding it in insertion order. */
 function referenceFind<T>(
   members: readonly { points: Iterable<number>; owner: T }[],
   h: number,
 ): T | undefined {
-  const winner = new Map<number, T>();
-  for (const m of members) for (const p of m.points) if (!winner.has(p)) winner.set(p, m.owner);
-  const points = [...winner.keys()].sort((a, b) => a - b);
-  if (points.length === 0) return undefined;
-  return winner.get(points.find((p) => p >= h) ?? points[0]);
-}
-
-/** The point referenceFind answers from: the first point >= h, wrapping. */
-function referencePoint(members: readonly { points: Iterable<number> }[], h: number): number | undefined {
-  const points = [...new Set(members.flatMap((m) => [...m.points]))].sort((a, b) => a - b);
-  return points.find((p) => p >= h) ?? points[0];
+  const p = referencePoint(members, h);
+  return p === undefined ? undefined : members.find((m) => [...m.points].includes(p))?.owner;
 }
 
 // Few distinct values, so members collide often, spread over buckets and both ends of the range.
@@ -340,22 +337,28 @@ class Reference {
     else this.entries.delete(path);
     const joins: { key: string; node: ZkNode }[] = [];
     for (const key of keys) {
-      let serving: ZkNode | undefined;
-      for (const n of this.entries.values()) {
-        if (serverKey(n) !== key) continue;
-        if (
-          !serving ||
-          n.active_time > serving.active_time ||
-          (n.active_time === serving.active_time && n.path > serving.path)
-        )
-          serving = n;
-      }
+      const serving = this.serving(key);
       const cur = this.order.find((g) => g.key === key);
       if (cur && serving && sameRingData(cur.node, serving)) continue;
       this.order = this.order.filter((g) => g !== cur);
       if (serving) joins.push({ key, node: serving });
     }
     this.order.push(...joins);
+  }
+
+  /** The path serving server `key`: the newest active_time, a tie to the greater path. */
+  serving(key: string): ZkNode | undefined {
+    let serving: ZkNode | undefined;
+    for (const n of this.entries.values()) {
+      if (serverKey(n) !== key) continue;
+      if (
+        !serving ||
+        n.active_time > serving.active_time ||
+        (n.active_time === serving.active_time && n.path > serving.path)
+      )
+        serving = n;
+    }
+    return serving;
   }
 
   members(type: string): { points: Uint32Array; owner: string }[] {
@@ -395,30 +398,16 @@ test('Nodes: interleaved upserts, deletes and lookups answer like the reference 
   let rejoined = 0;
   let moved = 0;
   let ties = 0;
-  /** The path serving a server in the reference, by its rule. */
-  const servingOf = (ref: Reference, key: string) => {
-    let serving: ZkNode | undefined;
-    for (const n of ref.entries.values()) {
-      if (serverKey(n) !== key) continue;
-      if (
-        !serving ||
-        n.active_time > serving.active_time ||
-        (n.active_time === serving.active_time && n.path > serving.path)
-      )
-        serving = n;
-    }
-    return serving;
-  };
   /** ref.write, counting what the write did to the servers it touched. */
   const write = (ref: Reference, path: string, next: ZkNode | undefined) => {
     const prev = ref.entries.get(path);
     if (!next && prev) delPresent++;
     const keys = [...new Set([prev, next].filter((n) => n !== undefined).map(serverKey))];
     if (keys.length === 2) moved++;
-    const before = keys.map((k) => ({ serving: servingOf(ref, k), g: ref.order.find((x) => x.key === k) }));
+    const before = keys.map((k) => ({ serving: ref.serving(k), g: ref.order.find((x) => x.key === k) }));
     ref.write(path, next);
     keys.forEach((k, i) => {
-      const serving = servingOf(ref, k);
+      const serving = ref.serving(k);
       if (before[i].serving && serving && before[i].serving.path !== serving.path) handover++;
       // The server's ring data changed: it left the ring order and rejoined at its end.
       const g = ref.order.find((x) => x.key === k);
@@ -426,7 +415,7 @@ test('Nodes: interleaved upserts, deletes and lookups answer like the reference 
       const others = [...ref.entries.values()].filter((n) => n !== serving && serverKey(n) === k);
       if (serving && others.some((n) => n.active_time === serving.active_time)) ties++;
     });
-    if (next && servingOf(ref, serverKey(next)) !== next) shadowed++;
+    if (next && ref.serving(serverKey(next)) !== next) shadowed++;
   };
   fc.assert(
     fc.property(fc.array(opArb, { maxLength: 60, size: 'max' }), (ops) => {

@@ -45,7 +45,9 @@ test('precomputed and computed points give the same answers, snapshots and versi
       const computed = new Nodes();
       const given = new Nodes();
       const present = new Map<number, ZkNode>();
-      const key = (n: ZkNode) => `${n.host}:${n.port}`;
+      /** Another path than slot's holds n's server (host:port). */
+      const shared = (slot: number, n: ZkNode) =>
+        [...present].some(([s, m]) => s !== slot && m.host === n.host && m.port === n.port);
       for (const op of ops) {
         if ('set' in op) {
           const { slot, ...rest } = op.set;
@@ -53,7 +55,7 @@ test('precomputed and computed points give the same answers, snapshots and versi
           const prev = present.get(slot);
           if (prev) replaced++;
           if (prev && prev.worker_cnt !== n.worker_cnt) workersChanged++;
-          if ([...present].some(([s, m]) => s !== slot && key(m) === key(n))) contested++;
+          if (shared(slot, n)) contested++;
           present.set(slot, n);
           assert.deepEqual(given.upsert(n, pointsOf(n)), computed.upsert(n));
         } else {
@@ -61,7 +63,7 @@ test('precomputed and computed points give the same answers, snapshots and versi
           const prev = present.get(op.del);
           if (prev) delPresent++;
           // Its server has another path, which serves (again, if this one served) with its own points.
-          if (prev && [...present].some(([s, m]) => s !== op.del && key(m) === key(prev))) unshadowed++;
+          if (prev && shared(op.del, prev)) unshadowed++;
           present.delete(op.del);
           assert.equal(given.delZkNode(path), computed.delZkNode(path));
         }

@@ -229,10 +229,10 @@ test('bucket index stays right across the whole 32-bit range after merges and re
             if (rest[mid] < h) i = mid + 1;
             else hi = mid;
           }
-          if (i === rest.length) i = -1;
-          if (i < 0 && rest.length > 0) wraps++;
-          if (i >= 0 && rest[i] >>> 28 !== h >>> 28) far++;
-          const want = rest.length === 0 ? undefined : rest[Math.max(i, 0)];
+          const wrapped = i === rest.length;
+          if (wrapped && rest.length > 0) wraps++;
+          if (!wrapped && rest[i] >>> 28 !== h >>> 28) far++;
+          const want = rest.length === 0 ? undefined : rest[wrapped ? 0 : i];
           const slot = ring.find(h);
           if (want === undefined) assert.equal(slot, -1);
           else assert.ok(sorted[slot].includes(want) && slot !== 0);

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { RecordTooLargeError } from '../../src/errors.js';
 import { ByteRing } from '../../src/ring/ring.js';
+import { ringBytes } from '../support/records.js';
 
 const drainAll = (ring: ByteRing, limit = Number.MAX_SAFE_INTEGER): Buffer[] => {
   const out: Buffer[] = [];
@@ -65,9 +66,6 @@ test('a record that does not fit before the end wraps whole to the start', () =>
   assert.deepEqual(drainAll(ring), [Buffer.from(a), Buffer.from(b)]);
   assert.equal(ring.usedBytes(), 0);
 });
-
-/** What a record of `bytes` payload bytes takes in a ring: its header, then the payload padded to 4. */
-const ringBytes = (bytes: number) => 4 + ((bytes + 3) & ~3);
 
 test('property: any interleaving of pushes and drains keeps FIFO order and loses nothing', () => {
   // Sizes up to the maxima: fast-check's default small sizes made a handful of short pushes a run, which

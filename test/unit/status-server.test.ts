@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
+import { STATUS_PATHS } from '../../bench/support/status-endpoints.js';
 import type { LiveStatus } from '../../src/cli/status_live.js';
 import { createStatusServer } from '../../src/cli/status_server.js';
 import { Nodes } from '../../src/nodes/table.js';
@@ -139,14 +140,7 @@ test('/live adds the process and the table to what only the primary knows; /node
 
 // How long they take is measured by `npm run bench -- nodes` (status_endpoint_ms), not timed here.
 test('with 1,000 nodes (4,000 members, 800,000 points) every endpoint the page uses answers 200 with a body', async () => {
-  for (const path of [
-    '/',
-    '/live',
-    '/nodes',
-    '/ring',
-    '/ring?type=logic',
-    '/lookup?type=logic&key=user%3A42',
-  ]) {
+  for (const path of STATUS_PATHS) {
     const r = await bigServer.get(path);
     assert.equal(r.status, 200, path);
     assert.ok(r.body.length > 0, path);
