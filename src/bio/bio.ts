@@ -525,7 +525,10 @@ export class Bio extends EventEmitter<BioEvents> {
       // After any slice, let the event loop run before the next one: acks that keep trickling in must not
       // chain slices through microtasks and starve the server's own I/O.
       if (this.drainSlice() > 0) await yieldToLoop();
-      else await ring.waitForData(1000);
+      // No timeout: V8 queues a timer task for every timed waitAsync and runs it when it expires even after a
+      // wake, which at 50k wakes/s doubled the main thread's time per ack (see bench/ack-drain, steady-50k).
+      // A stop or a crash wakes the loop (wakeConsumer), and the backstop timer drains whatever a wake missed.
+      else await ring.waitForData(Number.POSITIVE_INFINITY);
     }
   }
 }

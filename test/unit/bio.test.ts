@@ -71,6 +71,42 @@ for (const doorbell of [true, false]) {
   });
 }
 
+test('the doorbell sleeps on untimed waits, and stop() settles every one of them', async () => {
+  // V8 queues a timer task for each timed Atomics.waitAsync and runs it at expiry even after a wake: at 50k
+  // wakes a second those tasks doubled the main thread's time per ack. So the doorbell never arms a timeout,
+  // and what ends its wait is an ack, a stop or a crash.
+  const waits: { timeout: number | undefined; settled: boolean }[] = [];
+  const original = Atomics.waitAsync;
+  Atomics.waitAsync = ((typed: Int32Array, index: number, value: number, timeout?: number) => {
+    const result = original(typed, index, value, timeout);
+    const wait = { timeout, settled: !result.async };
+    waits.push(wait);
+    if (result.async) void result.value.then(() => (wait.settled = true));
+    return result;
+  }) as typeof Atomics.waitAsync;
+  try {
+    const { bio, taskAcks, until } = echoBio({ tickMs: 60_000 });
+    await bio.start();
+    // One task at a time, so each ack finds the main loop asleep on the doorbell.
+    for (let i = 0; i < 50; i++) {
+      bio.addCmdTask(EchoCmd.ECHO, `/p/${i}`, 'v');
+      await until(() => taskAcks().length === i + 1);
+    }
+    await bio.stop();
+    await sleep(0);
+    assert.ok(waits.length >= 50, `${waits.length} doorbell waits`);
+    const timed = waits.filter((w) => w.timeout !== undefined && Number.isFinite(w.timeout));
+    assert.deepEqual(timed, [], 'timed waits');
+    assert.deepEqual(
+      waits.filter((w) => !w.settled),
+      [],
+      'waits left pending after stop()',
+    );
+  } finally {
+    Atomics.waitAsync = original;
+  }
+});
+
 test('no drain slice hands over more than maxAcksPerTick', async () => {
   const { bio, acks, slices, until } = echoBio({ maxAcksPerTick: 100 });
   await bio.start();
