@@ -525,9 +525,9 @@ export class Bio extends EventEmitter<BioEvents> {
       // After any slice, let the event loop run before the next one: acks that keep trickling in must not
       // chain slices through microtasks and starve the server's own I/O.
       if (this.drainSlice() > 0) await yieldToLoop();
-      // No timeout: V8 queues a timer task for every timed waitAsync and runs it when it expires even after a
-      // wake, which at 50k wakes/s doubled the main thread's time per ack (see bench/ack-drain, steady-50k).
-      // A stop or a crash wakes the loop (wakeConsumer), and the backstop timer drains whatever a wake missed.
+      // No timeout (see waitForData): at 50k wakes/s the timer tasks doubled the main thread's time per ack.
+      // A stop or a crash wakes the loop from this thread (wakeConsumer), so no wake is lost, and the backstop
+      // timer drains whatever an ack's wake missed.
       else await ring.waitForData(Number.POSITIVE_INFINITY);
     }
   }

@@ -231,6 +231,9 @@ export class ByteRing {
   /**
    * Consumer: resolves when a record may be ready, after `timeoutMs`, or on `wakeConsumer()`.
    * Uses Atomics.waitAsync, which keeps no thread alive by itself: the caller must hold a ref'd handle.
+   * A finite `timeoutMs` costs a V8 timer task per call, run at its expiry even after a wake; a consumer woken
+   * often should pass Infinity, when a timeout is not its only way to see a stop. `wakeConsumer()` from another
+   * thread can land before the wait starts and be lost, so such a consumer needs the timeout.
    */
   async waitForData(timeoutMs: number): Promise<WaitResult> {
     return this.sleepOn(CONSUMER_SLEEPING, TAIL, () => !this.isEmpty(), timeoutMs);

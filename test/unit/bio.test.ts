@@ -95,7 +95,7 @@ test('the doorbell sleeps on untimed waits, and stop() settles every one of them
     await bio.stop();
     await sleep(0);
     assert.ok(waits.length >= 50, `${waits.length} doorbell waits`);
-    const timed = waits.filter((w) => w.timeout !== undefined && Number.isFinite(w.timeout));
+    const timed = waits.filter((w) => Number.isFinite(w.timeout));
     assert.deepEqual(timed, [], 'timed waits');
     assert.deepEqual(
       waits.filter((w) => !w.settled),
