@@ -168,6 +168,14 @@ function entryOf(client: Client): Entry {
   return entry;
 }
 
+/**
+ * How long a socket's first try may wait for the handshake's answer. A ZooKeeper JVM that has bound its port but
+ * does not serve yet sometimes accepts a connection and never answers it nor closes it; waiting out a whole
+ * share of the session timeout on that socket held a client seconds after the server began serving. A loopback
+ * or LAN handshake takes milliseconds, and a slower server is still reached: each bound given up doubles the next.
+ */
+const FIRST_HANDSHAKE_BOUND_MS = 250;
+
 export interface LinkHooks {
   /** A socket error (the library swallows them). */
   onSocketError(error: Error): void;
@@ -175,7 +183,9 @@ export interface LinkHooks {
   onHeard(): void;
   /**
    * The bound on one round of every server. One server may take min(this, 2/3 of the session timeout) divided
-   * by the server count, from its socket's creation to answering the session handshake.
+   * by the server count, from its socket's creation to answering the session handshake. Less at first: the
+   * socket after an answered handshake (or the first one) waits FIRST_HANDSHAKE_BOUND_MS, and each socket given
+   * up doubles the next one's wait.
    */
   attemptTimeoutMs: number;
 }
@@ -189,10 +199,10 @@ export interface LinkHooks {
  *   is answered), and handed to the library one whole frame at a time (frames.ts): the library copied all the
  *   bytes left in a read once per packet, and kept a cut packet's bytes across a reconnect, in front of the new
  *   socket's handshake answer.
- * - Each socket must reach a session within its share of the attempt (see LinkHooks), or it is destroyed and
- *   the library tries the next server, in time for a live session to resume before it expires. The library clears its only timer once TCP connects, so a
- *   server that accepts but never answers the handshake (a JVM still starting, a frozen one, a black hole) held
- *   the connection forever.
+ * - Each socket must reach a session within its bound (see LinkHooks), or it is destroyed and the library tries
+ *   the next server, in time for a live session to resume before it expires. The library clears its only timer
+ *   once TCP connects, so a server that accepts but never answers the handshake (a JVM still starting, a frozen
+ *   one, a black hole) held the connection forever.
  * - The auth packets (and the watch re-registration) go ahead of the requests queued while disconnected. The
  *   library appends them behind those requests, which then ran unauthenticated and failed ZNOAUTH.
  * - Once `stopSockets` has run, the library can open no new socket. Its reconnect waits up to spinDelay in a
@@ -237,7 +247,10 @@ export function instrumentClient(client: Client, hooks: LinkHooks): void {
       socket?.destroy(err);
     }
     // Once the handshake is answered the bound is done with: every later read finds no timer to clear.
-    if (entry.attemptTimer !== undefined && this.state !== CM_STATES.CONNECTING) clearAttempt();
+    if (entry.attemptTimer !== undefined && this.state !== CM_STATES.CONNECTING) {
+      clearAttempt();
+      unanswered = 0;
+    }
   };
   const originalOnConnected = cm.onSocketConnected;
   cm.onSocketConnected = function (this: ConnectionManager) {
@@ -246,6 +259,8 @@ export function instrumentClient(client: Client, hooks: LinkHooks): void {
     const priming = this.packetQueue.queue.splice(queued);
     this.packetQueue.queue.unshift(...priming);
   };
+  // Handshakes given up in a row: each doubles the next socket's bound, and an answer starts it over.
+  let unanswered = 0;
   const originalFindNext = cm.findNextServer;
   cm.findNextServer = function (this: ConnectionManager, callback: (server: unknown) => void) {
     originalFindNext.call(this, (server: unknown) => {
@@ -255,14 +270,16 @@ export function instrumentClient(client: Client, hooks: LinkHooks): void {
       if (!socket) return;
       coalesceWrites(socket);
       clearAttempt();
+      const share = Math.min(hooks.attemptTimeoutMs, (2 * this.sessionTimeout) / 3) / this.servers.length;
       entry.attemptTimer = setTimeout(
         () => {
           if (this.socket !== socket || this.state !== CM_STATES.CONNECTING) return;
+          unanswered++;
           // The library's TCP-connect timer is for this same socket; left armed, it would destroy the next one.
           if (this.connectTimeoutHandler) clearTimeout(this.connectTimeoutHandler);
           socket.destroy();
         },
-        Math.min(hooks.attemptTimeoutMs, (2 * this.sessionTimeout) / 3) / this.servers.length,
+        Math.min(share, FIRST_HANDSHAKE_BOUND_MS * 2 ** unanswered),
       );
       socket.once('close', clearAttempt);
     });
