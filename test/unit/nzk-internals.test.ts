@@ -174,8 +174,8 @@ test("get's replies each leave a zxid of their own: one taken earlier is not rew
     sessionTimeoutMs: 4000,
     connect: { deadlineMs: 5000 },
   });
-  // biome-ignore lint/complexity/useLiteralKeys: the bracket reaches the library's connection, to read its zxid
   const zxid = () =>
+    // biome-ignore lint/complexity/useLiteralKeys: the bracket reaches the library's connection, to read its zxid
     (s['client'] as unknown as { connectionManager: { zxid: Buffer } }).connectionManager.zxid;
   try {
     await s.connect();
