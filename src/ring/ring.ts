@@ -6,7 +6,8 @@
  *   4    popped      records consumed, mod 2^32  (consumer only)
  *   64   tail        producer's write index      (written by the producer only; also the consumer's doorbell)
  *   68   pushed      records produced, mod 2^32  (producer only)
- *   128  consumerSleeping   1 while the consumer waits on `tail`
+ *   128  consumerSleeping   1 while the consumer waits for data
+ *   132  consumerBell       wake count mod 2^32: what the consumer waits on  (bumped by whoever wakes it)
  *   192  producerSleeping   1 while the producer waits on `head` for room
  *   256  data        `capacity` bytes
  * Head and tail live 64 bytes apart so two spinning threads never share a cache line.
@@ -25,11 +26,17 @@
  *   - The producer publishes `tail` with Atomics.store only after the record's bytes are written; the
  *     consumer publishes `head` only after it has finished reading. Seq-cst Atomics order the plain reads
  *     and writes of `data` around them.
- *   - Doorbells: a side that wants to sleep sets its sleeping word, re-checks the ring, and only then waits
- *     (on `tail` for data, on `head` for room). The other side wakes it after publishing, and only if it
- *     wins the compare-exchange of the sleeping word from 1 to 0, so a burst costs one notify, not one per
- *     record. A producer may publish without waking (`publish(false)`); the next `publish(true)` then wakes,
- *     even with nothing new, so no record is left unannounced. `tryPush` and `drain` never block.
+ *   - Doorbells: a side that wants to sleep sets its sleeping word, reads the word it will wait on, re-checks
+ *     the ring, and only then waits (on `consumerBell` for data, on `head` for room). The other side wakes it
+ *     after publishing, and only if it wins the compare-exchange of the sleeping word from 1 to 0, so a burst
+ *     costs one notify, not one per record. A producer may publish without waking (`publish(false)`); the
+ *     next `publish(true)` then wakes, even with nothing new, so no record is left unannounced.
+ *   - Every wake changes the word its sleeper waits on before it notifies: a drain that notifies has moved
+ *     `head`, and a wake of the consumer bumps `consumerBell`. A wake that lands between the sleeper's
+ *     re-check and its wait then makes the wait return at once ("not-equal") instead of being lost. Waiting
+ *     on `tail` was not enough: a wake with nothing new (the announcement above, or wakeConsumer) left `tail`
+ *     as it was and cleared the sleeping word, so the consumer slept on with no one left to wake it.
+ *   - `tryPush` and `drain` never block.
  */
 import { RecordTooLargeError } from '../errors.js';
 
@@ -38,6 +45,7 @@ const POPPED = 1;
 const TAIL = 16;
 const PUSHED = 17;
 const CONSUMER_SLEEPING = 32;
+const CONSUMER_BELL = 33;
 const PRODUCER_SLEEPING = 48;
 const DATA_OFFSET = 256;
 const HEADER = 4;
@@ -175,7 +183,12 @@ export class ByteRing {
       Atomics.load(ctl, CONSUMER_SLEEPING) === 1 &&
       Atomics.compareExchange(ctl, CONSUMER_SLEEPING, 1, 0) === 1
     )
-      Atomics.notify(ctl, TAIL);
+      this.ringConsumerBell();
+  }
+
+  private ringConsumerBell(): void {
+    Atomics.add(this.ctl, CONSUMER_BELL, 1);
+    Atomics.notify(this.ctl, CONSUMER_BELL);
   }
 
   /** Copies `bytes[0..length)` in as one record. False when the ring has no room now; never blocks. */
@@ -232,17 +245,16 @@ export class ByteRing {
    * Consumer: resolves when a record may be ready, after `timeoutMs`, or on `wakeConsumer()`.
    * Uses Atomics.waitAsync, which keeps no thread alive by itself: the caller must hold a ref'd handle.
    * A finite `timeoutMs` costs a V8 timer task per call, run at its expiry even after a wake; a consumer woken
-   * often should pass Infinity, when a timeout is not its only way to see a stop. `wakeConsumer()` from another
-   * thread can land before the wait starts and be lost, so such a consumer needs the timeout.
+   * often should pass Infinity. No wake is lost, from either thread (see the invariants above).
    */
   async waitForData(timeoutMs: number): Promise<WaitResult> {
-    return this.sleepOn(CONSUMER_SLEEPING, TAIL, () => !this.isEmpty(), timeoutMs);
+    return this.sleepOn(CONSUMER_SLEEPING, CONSUMER_BELL, () => !this.isEmpty(), timeoutMs);
   }
 
   /** Wakes a consumer sleeping in waitForData without a record, e.g. to make it see a stop flag. */
   wakeConsumer(): void {
     Atomics.store(this.ctl, CONSUMER_SLEEPING, 0);
-    Atomics.notify(this.ctl, TAIL);
+    this.ringConsumerBell();
   }
 
   private async sleepOn(
@@ -254,7 +266,7 @@ export class ByteRing {
     const ctl = this.ctl;
     Atomics.store(ctl, flag, 1);
     const seen = Atomics.load(ctl, word);
-    // Re-check after announcing the sleep: a publish that raced with us either sees the flag or changed `word`.
+    // Re-check after announcing the sleep: a wake that raced with us either was seen here or changed `word`.
     if (ready()) {
       Atomics.store(ctl, flag, 0);
       return 'not-equal';

@@ -152,3 +152,36 @@ test('publish(false) leaves a sleeping consumer asleep; the next publish() wakes
   assert.deepEqual(drainAll(ring), [Buffer.of(7)]);
   clearTimeout(keepAlive);
 });
+
+test("a wake with nothing new that lands between the consumer's re-check and its wait is not lost", async () => {
+  // The interleaving that parked the doorbell for good in bench/discovery: records published quietly and drained
+  // (by the backstop timer), the consumer going to sleep, and the producer's announcement landing just before the
+  // wait began. It cleared the sleeping word without moving `tail`, so the wait started anyway and no later
+  // publish woke it.
+  const sab = ByteRing.allocate(256);
+  const producer = new ByteRing(sab);
+  const consumer = new ByteRing(sab);
+  const keepAlive = setTimeout(() => {}, 5000);
+  producer.tryPush(Uint8Array.of(1));
+  producer.reserve(1);
+  producer.commit(1, false);
+  producer.publish(false);
+  assert.equal(drainAll(consumer).length, 2);
+  // The consumer's re-check runs isEmpty(); the producer's announcement lands right there, once.
+  consumer.isEmpty = () => {
+    consumer.isEmpty = ByteRing.prototype.isEmpty;
+    producer.publish(true);
+    return consumer.isEmpty();
+  };
+  let woke: string | null = null;
+  const waiting = consumer.waitForData(Number.POSITIVE_INFINITY).then((r) => {
+    woke = r;
+  });
+  producer.tryPush(Uint8Array.of(3)); // must wake the consumer, or it sleeps on with a record waiting
+  const parked = new Promise((resolve) => setTimeout(() => resolve('parked'), 500));
+  assert.notEqual(await Promise.race([waiting, parked]), 'parked', 'the consumer slept through a record');
+  assert.ok(woke === 'ok' || woke === 'not-equal', `woke: ${woke}`);
+  assert.deepEqual(drainAll(consumer), [Buffer.of(3)]);
+  consumer.wakeConsumer();
+  clearTimeout(keepAlive);
+});
