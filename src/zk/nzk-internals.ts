@@ -169,10 +169,13 @@ function entryOf(client: Client): Entry {
 }
 
 /**
- * How long a socket's first try may wait for the handshake's answer. A ZooKeeper JVM that has bound its port but
- * does not serve yet sometimes accepts a connection and never answers it nor closes it; waiting out a whole
- * share of the session timeout on that socket held a client seconds after the server began serving. A loopback
- * or LAN handshake takes milliseconds, and a slower server is still reached: each bound given up doubles the next.
+ * How long the first socket of a client without a session may wait for the handshake's answer. A ZooKeeper JVM
+ * that has bound its port but does not serve yet sometimes accepts a connection and never answers it nor closes
+ * it; waiting out a whole share of the session timeout on that socket held a new client seconds after the server
+ * began serving. A loopback or LAN handshake takes milliseconds, and a slower server is still reached: each bound
+ * given up doubles the next. Giving up early costs nothing there: a late answer makes an orphan session, which
+ * expires. A live session's reconnect keeps the whole share: each handshake it gives up is still delivered once a
+ * partition heals, and a stale one that reaches the server after the current one costs it its connection.
  */
 const FIRST_HANDSHAKE_BOUND_MS = 250;
 
@@ -183,9 +186,9 @@ export interface LinkHooks {
   onHeard(): void;
   /**
    * The bound on one round of every server. One server may take min(this, 2/3 of the session timeout) divided
-   * by the server count, from its socket's creation to answering the session handshake. Less at first: the
-   * socket after an answered handshake (or the first one) waits FIRST_HANDSHAKE_BOUND_MS, and each socket given
-   * up doubles the next one's wait.
+   * by the server count, from its socket's creation to answering the session handshake. Less before the client
+   * has a session: its first socket waits FIRST_HANDSHAKE_BOUND_MS, and each socket given up doubles the next
+   * one's wait.
    */
   attemptTimeoutMs: number;
 }
@@ -249,7 +252,7 @@ export function instrumentClient(client: Client, hooks: LinkHooks): void {
     // Once the handshake is answered the bound is done with: every later read finds no timer to clear.
     if (entry.attemptTimer !== undefined && this.state !== CM_STATES.CONNECTING) {
       clearAttempt();
-      unanswered = 0;
+      hasSession = true;
     }
   };
   const originalOnConnected = cm.onSocketConnected;
@@ -259,8 +262,9 @@ export function instrumentClient(client: Client, hooks: LinkHooks): void {
     const priming = this.packetQueue.queue.splice(queued);
     this.packetQueue.queue.unshift(...priming);
   };
-  // Handshakes given up in a row: each doubles the next socket's bound, and an answer starts it over.
+  // Until the client has a session, handshakes given up in a row: each doubles the next socket's bound.
   let unanswered = 0;
+  let hasSession = false;
   const originalFindNext = cm.findNextServer;
   cm.findNextServer = function (this: ConnectionManager, callback: (server: unknown) => void) {
     originalFindNext.call(this, (server: unknown) => {
@@ -279,7 +283,7 @@ export function instrumentClient(client: Client, hooks: LinkHooks): void {
           if (this.connectTimeoutHandler) clearTimeout(this.connectTimeoutHandler);
           socket.destroy();
         },
-        Math.min(share, FIRST_HANDSHAKE_BOUND_MS * 2 ** unanswered),
+        hasSession ? share : Math.min(share, FIRST_HANDSHAKE_BOUND_MS * 2 ** unanswered),
       );
       socket.once('close', clearAttempt);
     });
