@@ -526,8 +526,7 @@ export class Bio extends EventEmitter<BioEvents> {
       // chain slices through microtasks and starve the server's own I/O.
       if (this.drainSlice() > 0) await yieldToLoop();
       // No timeout (see waitForData): at 50k wakes/s the timer tasks doubled the main thread's time per ack.
-      // A stop or a crash wakes the loop from this thread (wakeConsumer), so no wake is lost, and the backstop
-      // timer drains whatever an ack's wake missed.
+      // No wake is lost (the ring's wake counter), and a stop or a crash wakes the loop (wakeConsumer).
       else await ring.waitForData(Number.POSITIVE_INFINITY);
     }
   }

@@ -4,7 +4,7 @@
  * Layout (byte offsets in the SharedArrayBuffer):
  *   0    head        consumer's read index       (written by the consumer only)
  *   4    popped      records consumed, mod 2^32  (consumer only)
- *   64   tail        producer's write index      (written by the producer only; also the consumer's doorbell)
+ *   64   tail        producer's write index      (written by the producer only)
  *   68   pushed      records produced, mod 2^32  (producer only)
  *   128  consumerSleeping   1 while the consumer waits for data
  *   132  consumerBell       wake count mod 2^32: what the consumer waits on  (bumped by whoever wakes it)

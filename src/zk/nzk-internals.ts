@@ -225,6 +225,9 @@ export function instrumentClient(client: Client, hooks: LinkHooks): void {
     hooks.onSocketError(error);
     originalOnError.call(this, error);
   };
+  // The handshake bound while the client has no session: it doubles with each socket given up, and is done with
+  // (Infinity) once a handshake is answered.
+  let noSessionBoundMs = FIRST_HANDSHAKE_BOUND_MS;
   const originalOnData = cm.onSocketData;
   const frames = new FrameSplitter();
   let framesOf: Socket | undefined;
@@ -252,7 +255,7 @@ export function instrumentClient(client: Client, hooks: LinkHooks): void {
     // Once the handshake is answered the bound is done with: every later read finds no timer to clear.
     if (entry.attemptTimer !== undefined && this.state !== CM_STATES.CONNECTING) {
       clearAttempt();
-      hasSession = true;
+      noSessionBoundMs = Number.POSITIVE_INFINITY;
     }
   };
   const originalOnConnected = cm.onSocketConnected;
@@ -262,9 +265,6 @@ export function instrumentClient(client: Client, hooks: LinkHooks): void {
     const priming = this.packetQueue.queue.splice(queued);
     this.packetQueue.queue.unshift(...priming);
   };
-  // Until the client has a session, handshakes given up in a row: each doubles the next socket's bound.
-  let unanswered = 0;
-  let hasSession = false;
   const originalFindNext = cm.findNextServer;
   cm.findNextServer = function (this: ConnectionManager, callback: (server: unknown) => void) {
     originalFindNext.call(this, (server: unknown) => {
@@ -278,12 +278,12 @@ export function instrumentClient(client: Client, hooks: LinkHooks): void {
       entry.attemptTimer = setTimeout(
         () => {
           if (this.socket !== socket || this.state !== CM_STATES.CONNECTING) return;
-          unanswered++;
+          noSessionBoundMs *= 2;
           // The library's TCP-connect timer is for this same socket; left armed, it would destroy the next one.
           if (this.connectTimeoutHandler) clearTimeout(this.connectTimeoutHandler);
           socket.destroy();
         },
-        hasSession ? share : Math.min(share, FIRST_HANDSHAKE_BOUND_MS * 2 ** unanswered),
+        Math.min(share, noSessionBoundMs),
       );
       socket.once('close', clearAttempt);
     });
