@@ -1,14 +1,17 @@
-// MD5 (RFC 1321) of four one-block messages at once, in WebAssembly SIMD: one i32x4 lane per message.
+// MD5 (RFC 1321) of one-block messages, four to a group, in WebAssembly SIMD: one i32x4 lane per message, and two
+// groups side by side (GROUPS_PER_PASS).
 //
 // A member's ketama points are 50 independent digests of short messages (vnodes.ts): about a fifth of the bio
 // thread's time in a storm of joins. The scalar compress (md5.ts) runs one digest per pass; here each of the 64
-// steps works on four. A member's 50 digests took 5.4-5.7 µs here, against 9.4-10.7 µs with md5.ts. The module
+// steps works on four, for two groups at once. A member's 50 digests took 5.4-5.7 µs with one group, against
+// 9.4-10.7 µs with md5.ts; 4,000 members' points (vnodePointsInto) then took 16.3-17.3 ms, and take 9.3-11.1 ms
+// now (the adds of a step reordered, then two groups; same process, same machine). The module
 // is assembled below on first use, from RFC 1321's step table, rather than shipped as a binary: it is one
 // function, and this file is its source.
 //
 // Memory (one 64 KiB page): message blocks from byte 0, 64 bytes each, already padded with their length (the
 // caller writes them); digests from OUT: per group of four blocks, the a, b, c, d state words as four i32x4
-// vectors (lane j = block 4g + j). digest4(in, out, groups) hashes `groups` groups.
+// vectors (lane j = block 4g + j). digest4(in, out, groups) hashes `groups` groups, a multiple of GROUPS_PER_PASS.
 
 /** The most blocks one md5x4() call hashes: a vnodeCount up to 2,048 in one call. */
 export const MD5X4_MAX_BLOCKS = 512;
@@ -74,84 +77,101 @@ const splatConst = (k: number): number[] => {
   return [...simd(0x0c), ...bytes];
 };
 
-// Locals: params in (0), out (1), groups (2); v128: x0..x15 (3..18), a b c d (19..22), saved a b c d (23..26).
-const X = 3;
-const A = 19;
-const SAVED = 23;
+/**
+ * Groups hashed side by side in one pass of the loop. A step waits for the step before it (about five dependent
+ * vector operations), so one group leaves most of the core's vector units idle and a second, independent one
+ * fills them: the digests of 4,000 members took 9.9-10.3 ms with one group and 6.1-6.3 ms with two. Three were
+ * within the noise of two, with more blocks hashed for nothing past the count.
+ */
+const GROUPS_PER_PASS = 2;
+// Locals: params in (0), out (1), groups (2); then per group g, 24 v128 from 3 + 24g: x0..x15, a b c d, saved a b c d.
+const LOCALS_PER_GROUP = 24;
+const xOf = (g: number, k: number): number => 3 + LOCALS_PER_GROUP * g + k;
+const stateOf = (g: number, i: number): number => xOf(g, 16 + i);
+const savedOf = (g: number, i: number): number => xOf(g, 20 + i);
 const INIT = [0x67452301, 0xefcdab89 | 0, 0x98badcfe | 0, 0x10325476];
+
+/** Step i of RFC 1321 on group g: it updates one of a, d, c, b in turn; (p, q, r) are the other three in RFC order. */
+function step(c: number[], i: number, g: number): void {
+  const get = (l: number) => c.push(LOCAL_GET, l);
+  const [word, s, k] = STEPS[i];
+  const t = stateOf(g, (4 - (i % 4)) % 4); // a, d, c, b
+  const p = stateOf(g, (5 - (i % 4)) % 4);
+  const q = stateOf(g, (6 - (i % 4)) % 4);
+  const r = stateOf(g, (7 - (i % 4)) % 4);
+  // t + x + k first: it does not wait for the step before, so only F, one add and the rotation do.
+  get(t);
+  get(xOf(g, word));
+  c.push(...I32X4_ADD, ...splatConst(k), ...I32X4_ADD);
+  switch (i >> 4) {
+    case 0: // F = (p & q) | (~p & r)
+      get(q);
+      get(r);
+      get(p);
+      c.push(...V128_BITSELECT);
+      break;
+    case 1: // G = (p & r) | (q & ~r)
+      get(p);
+      get(q);
+      get(r);
+      c.push(...V128_BITSELECT);
+      break;
+    case 2: // H = p ^ q ^ r
+      get(p);
+      get(q);
+      c.push(...V128_XOR);
+      get(r);
+      c.push(...V128_XOR);
+      break;
+    default: // I = q ^ (p | ~r)
+      get(q);
+      get(p);
+      get(r);
+      c.push(...V128_NOT, ...V128_OR, ...V128_XOR);
+  }
+  c.push(...I32X4_ADD, LOCAL_TEE, t);
+  c.push(...i32Const(s), ...I32X4_SHL);
+  get(t);
+  c.push(...i32Const(32 - s), ...I32X4_SHR_U, ...V128_OR);
+  get(p);
+  c.push(...I32X4_ADD, LOCAL_SET, t);
+}
 
 function digest4Body(): number[] {
   const c: number[] = [];
   const get = (l: number) => c.push(LOCAL_GET, l);
+  const groups = Array.from({ length: GROUPS_PER_PASS }, (_, g) => g);
   c.push(0x02, 0x40, 0x03, 0x40); // block, loop
   get(2);
   c.push(0x45, 0x0d, 1); // i32.eqz, br_if to the block's end
-  // The sixteen message words of the four blocks, one vector each.
-  for (let k = 0; k < 16; k++) {
-    for (let lane = 0; lane < 4; lane++) {
-      get(0);
-      c.push(...I32_LOAD, ...uleb(64 * lane + 4 * k));
-      c.push(...(lane === 0 ? I32X4_SPLAT : [...I32X4_REPLACE_LANE, lane]));
+  // The sixteen message words of each group's four blocks, one vector each.
+  for (const g of groups)
+    for (let k = 0; k < 16; k++) {
+      for (let lane = 0; lane < 4; lane++) {
+        get(0);
+        c.push(...I32_LOAD, ...uleb(64 * (4 * g + lane) + 4 * k));
+        c.push(...(lane === 0 ? I32X4_SPLAT : [...I32X4_REPLACE_LANE, lane]));
+      }
+      c.push(LOCAL_SET, xOf(g, k));
     }
-    c.push(LOCAL_SET, X + k);
-  }
-  for (let i = 0; i < 4; i++) c.push(...splatConst(INIT[i]), LOCAL_TEE, A + i, LOCAL_SET, SAVED + i);
-  // Step i updates one of a, d, c, b in turn; (p, q, r) are the other three in RFC order.
-  for (let i = 0; i < 64; i++) {
-    const [word, s, k] = STEPS[i];
-    const t = A + ((4 - (i % 4)) % 4); // a, d, c, b
-    const p = A + ((5 - (i % 4)) % 4);
-    const q = A + ((6 - (i % 4)) % 4);
-    const r = A + ((7 - (i % 4)) % 4);
-    get(t);
-    switch (i >> 4) {
-      case 0: // F = (p & q) | (~p & r)
-        get(q);
-        get(r);
-        get(p);
-        c.push(...V128_BITSELECT);
-        break;
-      case 1: // G = (p & r) | (q & ~r)
-        get(p);
-        get(q);
-        get(r);
-        c.push(...V128_BITSELECT);
-        break;
-      case 2: // H = p ^ q ^ r
-        get(p);
-        get(q);
-        c.push(...V128_XOR);
-        get(r);
-        c.push(...V128_XOR);
-        break;
-      default: // I = q ^ (p | ~r)
-        get(q);
-        get(p);
-        get(r);
-        c.push(...V128_NOT, ...V128_OR, ...V128_XOR);
+  for (const g of groups)
+    for (let i = 0; i < 4; i++)
+      c.push(...splatConst(INIT[i]), LOCAL_TEE, stateOf(g, i), LOCAL_SET, savedOf(g, i));
+  for (let i = 0; i < 64; i++) for (const g of groups) step(c, i, g);
+  for (const g of groups)
+    for (let i = 0; i < 4; i++) {
+      get(1);
+      get(stateOf(g, i));
+      get(savedOf(g, i));
+      c.push(...I32X4_ADD, ...V128_STORE, ...uleb(64 * g + 16 * i));
     }
-    c.push(...I32X4_ADD);
-    get(X + word);
-    c.push(...I32X4_ADD, ...splatConst(k), ...I32X4_ADD, LOCAL_TEE, t);
-    c.push(...i32Const(s), ...I32X4_SHL);
-    get(t);
-    c.push(...i32Const(32 - s), ...I32X4_SHR_U, ...V128_OR);
-    get(p);
-    c.push(...I32X4_ADD, LOCAL_SET, t);
-  }
-  for (let i = 0; i < 4; i++) {
-    get(1);
-    get(A + i);
-    get(SAVED + i);
-    c.push(...I32X4_ADD, ...V128_STORE, ...uleb(16 * i));
-  }
-  for (const [local, step] of [
-    [0, 256],
-    [1, 64],
-    [2, -1],
+  for (const [local, advance] of [
+    [0, 256 * GROUPS_PER_PASS],
+    [1, 64 * GROUPS_PER_PASS],
+    [2, -GROUPS_PER_PASS],
   ]) {
     get(local);
-    c.push(...i32Const(step), 0x6a, LOCAL_SET, local); // i32.add
+    c.push(...i32Const(advance), 0x6a, LOCAL_SET, local); // i32.add
   }
   c.push(0x0c, 0, 0x0b, 0x0b, 0x0b); // br to the loop, end loop, end block, end function
   return c;
@@ -164,8 +184,8 @@ function section(id: number, body: number[]): number[] {
 }
 
 function assemble(): Uint8Array {
-  // Local declarations: one run of 24 v128 (x0..x15, a..d, saved a..d); the three i32 are the parameters.
-  const body = [0x01, 24, 0x7b, ...digest4Body()];
+  // Local declarations: one run of v128 (each group's x0..x15, a..d, saved a..d); the three i32 are the parameters.
+  const body = [0x01, ...uleb(LOCALS_PER_GROUP * GROUPS_PER_PASS), 0x7b, ...digest4Body()];
   const name = (s: string) => [s.length, ...Buffer.from(s)];
   return Uint8Array.from([
     ...MAGIC_AND_VERSION,
@@ -249,7 +269,9 @@ export function padBlock(b: number, len: number): void {
  */
 export function md5x4(count: number, out: Uint32Array, at: number): void {
   const { digest4, digestWords } = md5x4Module();
-  digest4(0, OUT, (count + 3) >> 2);
+  // Whole passes: the groups past `count` hash whatever the blocks hold, and their digests are not read.
+  const passes = Math.ceil(count / (4 * GROUPS_PER_PASS));
+  digest4(0, OUT, passes * GROUPS_PER_PASS);
   for (let b = 0; b < count; b++) {
     const v = (b >> 2) * 16 + (b & 3);
     const o = at + 4 * b;
