@@ -488,20 +488,24 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
     if (prev === undefined && next === undefined) return false;
     if (prev !== undefined && next !== undefined && sameZkNode(prev, next)) return false;
 
-    const keys = new Set<string>();
-    if (prev) keys.add(serverKey(prev));
-    if (next) keys.add(serverKey(next));
-    const before = new Map<string, ZkNode | undefined>();
-    for (const key of keys) before.set(key, this.#servers.get(key)?.serving);
+    // At most two servers change: prev's and next's (one, when both are on the same host:port). Kept in locals,
+    // not in collections: this runs once per ack, and allocation here was most of an upsert's garbage.
+    const key1 = serverKey(prev ?? next!);
+    const nextKey = prev !== undefined && next !== undefined ? serverKey(next) : undefined;
+    const key2 = nextKey !== key1 ? nextKey : undefined;
+    const was1 = this.#servers.get(key1)?.serving;
+    const was2 = key2 === undefined ? undefined : this.#servers.get(key2)?.serving;
 
     if (prev) {
-      const paths = this.#servers.get(serverKey(prev))!.paths;
-      paths.splice(paths.indexOf(path), 1);
+      const paths = this.#servers.get(key1)!.paths;
+      const i = paths.indexOf(path);
+      for (let j = i + 1; j < paths.length; j++) paths[j - 1] = paths[j];
+      paths.length--;
       this.#entries.delete(path);
     }
     if (next) {
       this.#entries.set(path, next);
-      const key = serverKey(next);
+      const key = key2 ?? key1;
       const server = this.#servers.get(key);
       if (server === undefined)
         this.#servers.set(key, { paths: [path], serving: undefined, slots: [], seq: 0 });
@@ -509,45 +513,70 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
     }
     this.#version++;
 
+    const now1 = this.#elect(key1);
+    const now2 = key2 === undefined ? undefined : this.#elect(key2);
     // Members leave before any join, so a node moving between servers never overlaps itself.
-    const joins: Server[] = [];
-    const removed: ZkNode[] = [];
-    const added: ZkNode[] = [];
-    for (const key of keys) {
-      const server = this.#servers.get(key)!;
-      const was = before.get(key);
-      let now: ZkNode | undefined;
-      for (const p of server.paths) {
-        const n = this.#entries.get(p)!;
-        if (now === undefined || beats(n, now)) now = n;
-      }
-      server.serving = now;
-      if (was === now) continue;
-      if (was) removed.push(was);
-      if (now) added.push(now);
-      if (was && now && sameRingData(was, now)) continue;
-      if (was) this.#dropMembers(server, was.type);
-      if (now) joins.push(server);
-      else this.#servers.delete(key);
-    }
-    for (const server of joins) {
-      const n = server.serving!;
-      server.seq = ++this.#seq;
-      // Precomputed points belong to `next`; another node joining here (a shadowed one serving
-      // again) gets its points computed.
-      this.#newMembers(server, n, n === next ? nextPoints : undefined);
-    }
+    const join1 = this.#leave(key1, was1, now1);
+    const join2 = key2 !== undefined && this.#leave(key2, was2, now2);
+    // Precomputed points belong to `next`; another node joining (a shadowed one serving again) gets its points
+    // computed.
+    if (join1) this.#join(key1, now1!, now1 === next ? nextPoints : undefined);
+    if (join2) this.#join(key2, now2!, now2 === next ? nextPoints : undefined);
+
     // A path that served before and after is a change, not a removal plus an addition.
-    for (const old of removed) {
-      const i = added.findIndex((n) => n.path === old.path);
-      if (i >= 0) change.changed.push({ old, new: added.splice(i, 1)[0] });
-      else change.removed.push(old);
+    let added1 = was1 !== now1 ? now1 : undefined;
+    let added2 = was2 !== now2 ? now2 : undefined;
+    for (let k = 0; k < 2; k++) {
+      const old = k === 0 ? (was1 !== now1 ? was1 : undefined) : was2 !== now2 ? was2 : undefined;
+      if (old === undefined) continue;
+      if (added1?.path === old.path) {
+        change.changed.push({ old, new: added1 });
+        added1 = undefined;
+      } else if (added2?.path === old.path) {
+        change.changed.push({ old, new: added2 });
+        added2 = undefined;
+      } else change.removed.push(old);
     }
-    change.added.push(...added);
-    this.#step(
-      next ? { op: 'set', version: this.#version, node: next } : { op: 'del', version: this.#version, path },
-    );
+    if (added1) change.added.push(added1);
+    if (added2) change.added.push(added2);
+    if (this.listenerCount('step') > 0)
+      this.#step(
+        next
+          ? { op: 'set', version: this.#version, node: next }
+          : { op: 'del', version: this.#version, path },
+      );
     return true;
+  }
+
+  /** Picks the serving node of the server at key from its paths (undefined when it has none). */
+  #elect(key: string): ZkNode | undefined {
+    const server = this.#servers.get(key)!;
+    let now: ZkNode | undefined;
+    for (const p of server.paths) {
+      const n = this.#entries.get(p)!;
+      if (now === undefined || beats(n, now)) now = n;
+    }
+    server.serving = now;
+    return now;
+  }
+
+  /**
+   * The server at key served `was` and now serves `now`: takes out its members when its ring data changes, and
+   * the server when no path is left. True when `now` needs members of its own.
+   */
+  #leave(key: string, was: ZkNode | undefined, now: ZkNode | undefined): boolean {
+    if (was === now || (was && now && sameRingData(was, now))) return false;
+    const server = this.#servers.get(key)!;
+    if (was) this.#dropMembers(server, was.type);
+    if (now) return true;
+    this.#servers.delete(key);
+    return false;
+  }
+
+  #join(key: string, n: ZkNode, given: readonly Uint32Array[] | undefined): void {
+    const server = this.#servers.get(key)!;
+    server.seq = ++this.#seq;
+    this.#newMembers(server, n, given);
   }
 
   /** Gives server's serving node n its ring members (given or computed points), as the newest inserts. */
