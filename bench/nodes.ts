@@ -8,6 +8,7 @@
 // - rebuild_baseline: rebuild the whole sorted ring (points of existing members cached) on every add
 //   and remove, the obvious alternative to changing it in place.
 import { createRequire } from 'node:module';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { fnv1a64String } from '../src/nodes/hash.js';
@@ -76,6 +77,35 @@ function heapBytes(): number {
   gc();
   const m = process.memoryUsage();
   return m.heapUsed + m.arrayBuffers;
+}
+
+/**
+ * Heap bytes that one call of `fn(i)` allocates, kept or not: `calls` calls run just after a full GC, and the
+ * batch counts only when no GC ran during it (tried again otherwise). The table's update path runs once per
+ * ack on the main thread, and what it allocates is what the scavenger later has to walk through.
+ */
+async function allocatedPerCall(calls: number, fn: (i: number) => void): Promise<number> {
+  let gcs = 0;
+  const observer = new PerformanceObserver((list) => {
+    gcs += list.getEntries().length;
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  try {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      gc();
+      // GC entries reach the observer later: let the forced one's arrive before counting.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const before = gcs;
+      const h0 = process.memoryUsage().heapUsed;
+      for (let i = 0; i < calls; i++) fn(i);
+      const bytes = process.memoryUsage().heapUsed - h0;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      if (gcs === before) return Math.round(bytes / calls);
+    }
+    return Number.NaN;
+  } finally {
+    observer.disconnect();
+  }
 }
 
 /** The rebuild-everything alternative: member points cached, ring re-sorted on each change. */
@@ -160,6 +190,11 @@ const bench: Bench = async ({ quick }) => {
     table.getNodeInHash(TYPE, n.path);
     removeMs.push(performance.now() - t0);
   }
+
+  // What an add and a remove allocate (no lookup: that is the ring's flush, not the update).
+  const allocCalls = 50;
+  const allocAdd = await allocatedPerCall(allocCalls, (r) => table.addZkNode(extra[r], extraPoints[r]));
+  const allocRemove = await allocatedPerCall(allocCalls, (r) => table.delZkNode(extra[r].path));
 
   // A drain slice applies up to 100 changes before anyone looks up. Each repetition removes 100 nodes
   // one by one and looks up once, then puts them back the same way (both timed separately).
@@ -335,6 +370,8 @@ const bench: Bench = async ({ quick }) => {
       remove_vs_rebuild: round(median(baseRemove) / median(removeMs), 1),
     },
     add_max_ms: round(Math.max(...addMs)),
+    add_allocated_bytes: allocAdd,
+    remove_allocated_bytes: allocRemove,
     remove_max_ms: round(Math.max(...removeMs)),
     build_computing_points_ms: round(median(buildMd5Ms), 1),
     restore_ms: round(median(restoreMs), 1),
@@ -383,6 +420,8 @@ const bench: Bench = async ({ quick }) => {
       String(results.remove_ms),
       `p99 ${results.remove_p99_ms}, max ${results.remove_max_ms}; target p99 ≤ 0.2`,
     ),
+    row('heap bytes allocated per add', n(results.add_allocated_bytes), `${WORKERS} workers, points given`),
+    row('heap bytes allocated per remove', n(results.remove_allocated_bytes)),
     row(
       'rebuild baseline: add (ms)',
       String(results.rebuild_baseline.add_ms),
