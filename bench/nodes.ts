@@ -80,32 +80,45 @@ function heapBytes(): number {
 }
 
 /**
- * Heap bytes that one call of `fn(i)` allocates, kept or not: `calls` calls run just after a full GC, and the
- * batch counts only when no GC ran during it (tried again otherwise). The table's update path runs once per
- * ack on the main thread, and what it allocates is what the scavenger later has to walk through.
+ * Heap bytes that one add and one remove allocate, kept or not: the medians of five batches of `count` adds then
+ * as many removes, each batch run just after a full GC and counted only when no GC ran during it (tried again
+ * otherwise). The table's update path runs once per ack on the main thread, and what it allocates is what the
+ * scavenger later walks through.
  */
-async function allocatedPerCall(calls: number, fn: (i: number) => void): Promise<number> {
+async function allocatedPerChange(
+  count: number,
+  add: (i: number) => void,
+  remove: (i: number) => void,
+): Promise<{ add: number; remove: number }> {
   let gcs = 0;
   const observer = new PerformanceObserver((list) => {
     gcs += list.getEntries().length;
   });
   observer.observe({ entryTypes: ['gc'] });
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
+  const adds: number[] = [];
+  const removes: number[] = [];
   try {
-    for (let attempt = 0; attempt < 20; attempt++) {
+    for (let attempt = 0; attempt < 30 && adds.length < 5; attempt++) {
       gc();
       // GC entries reach the observer later: let the forced one's arrive before counting.
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await settle();
       const before = gcs;
       const h0 = process.memoryUsage().heapUsed;
-      for (let i = 0; i < calls; i++) fn(i);
-      const bytes = process.memoryUsage().heapUsed - h0;
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      if (gcs === before) return Math.round(bytes / calls);
+      for (let i = 0; i < count; i++) add(i);
+      const h1 = process.memoryUsage().heapUsed;
+      for (let i = 0; i < count; i++) remove(i);
+      const h2 = process.memoryUsage().heapUsed;
+      await settle();
+      if (gcs !== before) continue;
+      adds.push((h1 - h0) / count);
+      removes.push((h2 - h1) / count);
     }
-    return Number.NaN;
   } finally {
     observer.disconnect();
   }
+  const result = (xs: number[]) => (xs.length === 0 ? Number.NaN : Math.round(median(xs)));
+  return { add: result(adds), remove: result(removes) };
 }
 
 /** The rebuild-everything alternative: member points cached, ring re-sorted on each change. */
@@ -192,9 +205,11 @@ const bench: Bench = async ({ quick }) => {
   }
 
   // What an add and a remove allocate (no lookup: that is the ring's flush, not the update).
-  const allocCalls = 50;
-  const allocAdd = await allocatedPerCall(allocCalls, (r) => table.addZkNode(extra[r], extraPoints[r]));
-  const allocRemove = await allocatedPerCall(allocCalls, (r) => table.delZkNode(extra[r].path));
+  const allocated = await allocatedPerChange(
+    100,
+    (r) => table.addZkNode(extra[r], extraPoints[r]),
+    (r) => table.delZkNode(extra[r].path),
+  );
 
   // A drain slice applies up to 100 changes before anyone looks up. Each repetition removes 100 nodes
   // one by one and looks up once, then puts them back the same way (both timed separately).
@@ -370,8 +385,8 @@ const bench: Bench = async ({ quick }) => {
       remove_vs_rebuild: round(median(baseRemove) / median(removeMs), 1),
     },
     add_max_ms: round(Math.max(...addMs)),
-    add_allocated_bytes: allocAdd,
-    remove_allocated_bytes: allocRemove,
+    add_allocated_bytes: allocated.add,
+    remove_allocated_bytes: allocated.remove,
     remove_max_ms: round(Math.max(...removeMs)),
     build_computing_points_ms: round(median(buildMd5Ms), 1),
     restore_ms: round(median(restoreMs), 1),
