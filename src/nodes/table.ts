@@ -119,6 +119,13 @@ interface Server {
 
 const serverKey = (n: ZkNode): string => `${n.host}:${n.port}`;
 
+/** list with x appended; an empty list becomes [x]: a push onto [] reserves 17 elements, and most changes hold one. */
+function append<T>(list: T[], x: T): T[] {
+  if (list.length === 0) return [x];
+  list.push(x);
+  return list;
+}
+
 let listenerLog: Logger | undefined;
 function logListenerError(err: unknown, event: 'change' | 'step'): void {
   listenerLog ??= createLogger({ level: 'error' });
@@ -530,15 +537,15 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
       const old = k === 0 ? (was1 !== now1 ? was1 : undefined) : was2 !== now2 ? was2 : undefined;
       if (old === undefined) continue;
       if (added1?.path === old.path) {
-        change.changed.push({ old, new: added1 });
+        change.changed = append(change.changed, { old, new: added1 });
         added1 = undefined;
       } else if (added2?.path === old.path) {
-        change.changed.push({ old, new: added2 });
+        change.changed = append(change.changed, { old, new: added2 });
         added2 = undefined;
-      } else change.removed.push(old);
+      } else change.removed = append(change.removed, old);
     }
-    if (added1) change.added.push(added1);
-    if (added2) change.added.push(added2);
+    if (added1) change.added = append(change.added, added1);
+    if (added2) change.added = append(change.added, added2);
     if (this.listenerCount('step') > 0)
       this.#step(
         next
