@@ -13,7 +13,10 @@
 // caller writes them); digests from OUT: per group of four blocks, the a, b, c, d state words as four i32x4
 // vectors (lane j = block 4g + j). digest4(in, out, groups) hashes `groups` groups, a multiple of GROUPS_PER_PASS.
 
-/** The most blocks one md5x4() call hashes: a vnodeCount up to 2,048 in one call. */
+/**
+ * The most blocks one md5x4() call hashes: a vnodeCount up to 2,048 in one call. A multiple of a pass's blocks
+ * (4 * GROUPS_PER_PASS), so that the last whole pass stays within the blocks.
+ */
 export const MD5X4_MAX_BLOCKS = 512;
 const OUT = MD5X4_MAX_BLOCKS * 64;
 
@@ -49,6 +52,8 @@ const simd = (op: number): number[] => [0xfd, ...uleb(op)];
 const LOCAL_GET = 0x20;
 const LOCAL_SET = 0x21;
 const LOCAL_TEE = 0x22;
+/** A local.get/set/tee of local l: its index is LEB128 (one byte only up to 127). */
+const local = (op: number, l: number): number[] => [op, ...uleb(l)];
 const I32_LOAD = [0x28, 2]; // align 4, then the offset
 const V128_STORE = [...simd(0x0b), 4];
 const I32X4_SPLAT = simd(0x11);
@@ -93,7 +98,7 @@ const INIT = [0x67452301, 0xefcdab89 | 0, 0x98badcfe | 0, 0x10325476];
 
 /** Step i of RFC 1321 on group g: it updates one of a, d, c, b in turn; (p, q, r) are the other three in RFC order. */
 function step(c: number[], i: number, g: number): void {
-  const get = (l: number) => c.push(LOCAL_GET, l);
+  const get = (l: number) => c.push(...local(LOCAL_GET, l));
   const [word, s, k] = STEPS[i];
   const t = stateOf(g, (4 - (i % 4)) % 4); // a, d, c, b
   const p = stateOf(g, (5 - (i % 4)) % 4);
@@ -129,17 +134,17 @@ function step(c: number[], i: number, g: number): void {
       get(r);
       c.push(...V128_NOT, ...V128_OR, ...V128_XOR);
   }
-  c.push(...I32X4_ADD, LOCAL_TEE, t);
+  c.push(...I32X4_ADD, ...local(LOCAL_TEE, t));
   c.push(...i32Const(s), ...I32X4_SHL);
   get(t);
   c.push(...i32Const(32 - s), ...I32X4_SHR_U, ...V128_OR);
   get(p);
-  c.push(...I32X4_ADD, LOCAL_SET, t);
+  c.push(...I32X4_ADD, ...local(LOCAL_SET, t));
 }
 
 function digest4Body(): number[] {
   const c: number[] = [];
-  const get = (l: number) => c.push(LOCAL_GET, l);
+  const get = (l: number) => c.push(...local(LOCAL_GET, l));
   const groups = Array.from({ length: GROUPS_PER_PASS }, (_, g) => g);
   c.push(0x02, 0x40, 0x03, 0x40); // block, loop
   get(2);
@@ -152,11 +157,11 @@ function digest4Body(): number[] {
         c.push(...I32_LOAD, ...uleb(64 * (4 * g + lane) + 4 * k));
         c.push(...(lane === 0 ? I32X4_SPLAT : [...I32X4_REPLACE_LANE, lane]));
       }
-      c.push(LOCAL_SET, xOf(g, k));
+      c.push(...local(LOCAL_SET, xOf(g, k)));
     }
   for (const g of groups)
     for (let i = 0; i < 4; i++)
-      c.push(...splatConst(INIT[i]), LOCAL_TEE, stateOf(g, i), LOCAL_SET, savedOf(g, i));
+      c.push(...splatConst(INIT[i]), ...local(LOCAL_TEE, stateOf(g, i)), ...local(LOCAL_SET, savedOf(g, i)));
   for (let i = 0; i < 64; i++) for (const g of groups) step(c, i, g);
   for (const g of groups)
     for (let i = 0; i < 4; i++) {
@@ -165,13 +170,13 @@ function digest4Body(): number[] {
       get(savedOf(g, i));
       c.push(...I32X4_ADD, ...V128_STORE, ...uleb(64 * g + 16 * i));
     }
-  for (const [local, advance] of [
+  for (const [param, advance] of [
     [0, 256 * GROUPS_PER_PASS],
     [1, 64 * GROUPS_PER_PASS],
     [2, -GROUPS_PER_PASS],
   ]) {
-    get(local);
-    c.push(...i32Const(advance), 0x6a, LOCAL_SET, local); // i32.add
+    get(param);
+    c.push(...i32Const(advance), 0x6a, ...local(LOCAL_SET, param)); // i32.add
   }
   c.push(0x0c, 0, 0x0b, 0x0b, 0x0b); // br to the loop, end loop, end block, end function
   return c;
@@ -264,8 +269,8 @@ export function padBlock(b: number, len: number): void {
 }
 
 /**
- * Hashes blocks 0..count-1 (count <= MD5X4_MAX_BLOCKS) and writes digest b's four little-endian words to
- * out[at + 4b .. at + 4b + 4), as md5Words does.
+ * Writes the digest of each of blocks 0..count-1 (count <= MD5X4_MAX_BLOCKS), four little-endian words, to
+ * out[at + 4b .. at + 4b + 4), as md5Words does. The blocks up to the next whole pass are hashed too, unread.
  */
 export function md5x4(count: number, out: Uint32Array, at: number): void {
   const { digest4, digestWords } = md5x4Module();

@@ -505,6 +505,7 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
 
     if (prev) {
       const paths = this.#servers.get(key1)!.paths;
+      // Shifted by hand: splice would make an array of what it removes.
       const i = paths.indexOf(path);
       for (let j = i + 1; j < paths.length; j++) paths[j - 1] = paths[j];
       paths.length--;
@@ -546,8 +547,10 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
     }
     if (added1) change.added = append(change.added, added1);
     if (added2) change.added = append(change.added, added2);
+    // The step is built only for a listener: most tables have none.
     if (this.listenerCount('step') > 0)
-      this.#step(
+      this.#notify(
+        'step',
         next
           ? { op: 'set', version: this.#version, node: next }
           : { op: 'del', version: this.#version, path },
