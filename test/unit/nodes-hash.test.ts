@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { HASH_ALGS, hashKey, hashString } from '../../src/index.js';
 import { MD5_IN_BLOCK_MAX, md5Words } from '../../src/nodes/md5.js';
-import { md5x4, md5x4Blocks, padBlock } from '../../src/nodes/md5x4.js';
+import { MD5X4_MAX_BLOCKS, md5x4, md5x4Blocks, padBlock } from '../../src/nodes/md5x4.js';
 import { vnodePoints } from '../../src/nodes/vnodes.js';
 import { sample } from './nodes-sample.js';
 
@@ -227,5 +227,27 @@ test('md5x4 equals node:crypto for every lane, any count, and blocks reused by s
       for (let w = 0; w < 4; w++)
         assert.equal(out[4 * b + w], d.readUInt32LE(4 * w), `round ${round} block ${b}`);
     }
+  }
+});
+
+test('md5x4 at its most blocks, and a count that ends mid-pass, writes exactly count digests', () => {
+  // A call hashes whole passes of two groups of four: the blocks past the count are hashed, never read back.
+  for (const count of [MD5X4_MAX_BLOCKS, MD5X4_MAX_BLOCKS - 3, 9]) {
+    const messages: Buffer[] = [];
+    for (let b = 0; b < count; b++) {
+      const msg = Buffer.from(`${count - b}@10.0.0.${b % 256}:7001.${1 + (b % 4)}#${b}`);
+      md5x4Blocks().set(msg, b * 64);
+      padBlock(b, msg.length);
+      messages.push(msg);
+    }
+    const out = new Uint32Array(4 * count + 8).fill(0xdeadbeef);
+    md5x4(count, out, 4);
+    for (let b = 0; b < count; b++) {
+      const d = createHash('md5').update(messages[b]).digest();
+      for (let w = 0; w < 4; w++)
+        assert.equal(out[4 + 4 * b + w], d.readUInt32LE(4 * w), `${count}: block ${b}`);
+    }
+    for (const i of [0, 1, 2, 3, 4 * count + 4, 4 * count + 5, 4 * count + 6, 4 * count + 7])
+      assert.equal(out[i], 0xdeadbeef, `${count}: word ${i} is outside the digests`);
   }
 });
