@@ -521,32 +521,29 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
     }
     this.#version++;
 
-    const now1 = this.#elect(key1);
-    const now2 = key2 === undefined ? undefined : this.#elect(key2);
+    const server1 = this.#servers.get(key1)!;
+    const server2 = key2 === undefined ? undefined : this.#servers.get(key2)!;
+    const now1 = this.#elect(server1);
+    const now2 = server2 === undefined ? undefined : this.#elect(server2);
     // Members leave before any join, so a node moving between servers never overlaps itself.
-    const join1 = this.#leave(key1, was1, now1);
-    const join2 = key2 !== undefined && this.#leave(key2, was2, now2);
+    const join1 = this.#leave(key1, server1, was1, now1);
+    const join2 = server2 !== undefined && this.#leave(key2!, server2, was2, now2);
     // Precomputed points belong to `next`; another node joining (a shadowed one serving again) gets its points
     // computed.
-    if (join1) this.#join(key1, now1!, now1 === next ? nextPoints : undefined);
-    if (join2) this.#join(key2, now2!, now2 === next ? nextPoints : undefined);
+    if (join1) this.#join(server1, now1!, now1 === next ? nextPoints : undefined);
+    if (join2) this.#join(server2!, now2!, now2 === next ? nextPoints : undefined);
 
-    // A path that served before and after is a change, not a removal plus an addition.
-    let added1 = was1 !== now1 ? now1 : undefined;
-    let added2 = was2 !== now2 ? now2 : undefined;
-    for (let k = 0; k < 2; k++) {
-      const old = k === 0 ? (was1 !== now1 ? was1 : undefined) : was2 !== now2 ? was2 : undefined;
-      if (old === undefined) continue;
-      if (added1?.path === old.path) {
-        change.changed = append(change.changed, { old, new: added1 });
-        added1 = undefined;
-      } else if (added2?.path === old.path) {
-        change.changed = append(change.changed, { old, new: added2 });
-        added2 = undefined;
-      } else change.removed = append(change.removed, old);
-    }
-    if (added1) change.added = append(change.added, added1);
-    if (added2) change.added = append(change.added, added2);
+    // Every other entry is the same object on the same server before and after, so only this path can serve
+    // both before and after: that is a change, not a removal plus an addition.
+    const changed =
+      prev !== undefined &&
+      next !== undefined &&
+      (prev === was1 || prev === was2) &&
+      (next === now1 || next === now2);
+    if (changed) change.changed = append(change.changed, { old: prev, new: next });
+    const told = changed ? path : undefined;
+    this.#report(change, was1, now1, told);
+    this.#report(change, was2, now2, told);
     // The step is built only for a listener: most tables have none.
     if (this.listenerCount('step') > 0)
       this.#notify(
@@ -558,9 +555,8 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
     return true;
   }
 
-  /** Picks the serving node of the server at key from its paths (undefined when it has none). */
-  #elect(key: string): ZkNode | undefined {
-    const server = this.#servers.get(key)!;
+  /** Picks the server's serving node from its paths (undefined when it has none). */
+  #elect(server: Server): ZkNode | undefined {
     let now: ZkNode | undefined;
     for (const p of server.paths) {
       const n = this.#entries.get(p)!;
@@ -574,19 +570,29 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
    * The server at key served `was` and now serves `now`: takes out its members when its ring data changes, and
    * the server when no path is left. True when `now` needs members of its own.
    */
-  #leave(key: string, was: ZkNode | undefined, now: ZkNode | undefined): boolean {
+  #leave(key: string, server: Server, was: ZkNode | undefined, now: ZkNode | undefined): boolean {
     if (was === now || (was && now && sameRingData(was, now))) return false;
-    const server = this.#servers.get(key)!;
     if (was) this.#dropMembers(server, was.type);
     if (now) return true;
     this.#servers.delete(key);
     return false;
   }
 
-  #join(key: string, n: ZkNode, given: readonly Uint32Array[] | undefined): void {
-    const server = this.#servers.get(key)!;
+  #join(server: Server, n: ZkNode, given: readonly Uint32Array[] | undefined): void {
     server.seq = ++this.#seq;
     this.#newMembers(server, n, given);
+  }
+
+  /** One server's part of the serving-view difference, but for the path `told` as changed. */
+  #report(
+    change: NodesChange,
+    was: ZkNode | undefined,
+    now: ZkNode | undefined,
+    told: string | undefined,
+  ): void {
+    if (was === now) return;
+    if (was !== undefined && was.path !== told) change.removed = append(change.removed, was);
+    if (now !== undefined && now.path !== told) change.added = append(change.added, now);
   }
 
   /** Gives server's serving node n its ring members (given or computed points), as the newest inserts. */
