@@ -143,6 +143,8 @@ export class Bio extends EventEmitter<BioEvents> {
   private generation = 0;
   private crashTimes: number[] = [];
   private timer: NodeJS.Timeout | null = null;
+  /** The current generation's doorbell loop: stop() waits for it, so that no wait of it outlives the Bio. */
+  private doorbellRun: Promise<void> = Promise.resolve();
   private running = false;
   private deadReason: string | null = 'not started';
   private workerRun: Promise<void> | null = null;
@@ -254,7 +256,9 @@ export class Bio extends EventEmitter<BioEvents> {
     this.generation++;
     await this.pool.destroy();
     if (this.timer) clearInterval(this.timer);
+    // The woken loop sees the new generation and ends; its wait settles in a task of its own, after this one.
     this.ackRing.wakeConsumer();
+    await this.doorbellRun;
     this.takeRingIntoBacklog();
     this.ackPendingWith(BioError.Cancelled);
     while (this.drainSlice() > 0);
@@ -291,7 +295,7 @@ export class Bio extends EventEmitter<BioEvents> {
       },
       (err: Error) => this.onWorkerDeath(generation, err),
     );
-    if (this.opts.doorbell !== false) void this.doorbellLoop(generation, this.ackRing);
+    if (this.opts.doorbell !== false) this.doorbellRun = this.doorbellLoop(generation, this.ackRing);
   }
 
   private isStopping(): boolean {
