@@ -54,6 +54,7 @@ const LOCAL_SET = 0x21;
 const LOCAL_TEE = 0x22;
 /** A local.get/set/tee of local l: its index is LEB128 (one byte only up to 127). */
 const local = (op: number, l: number): number[] => [op, ...uleb(l)];
+const get = (c: number[], l: number): number => c.push(...local(LOCAL_GET, l));
 const I32_LOAD = [0x28, 2]; // align 4, then the offset
 const V128_STORE = [...simd(0x0b), 4];
 const I32X4_SPLAT = simd(0x11);
@@ -98,62 +99,60 @@ const INIT = [0x67452301, 0xefcdab89 | 0, 0x98badcfe | 0, 0x10325476];
 
 /** Step i of RFC 1321 on group g: it updates one of a, d, c, b in turn; (p, q, r) are the other three in RFC order. */
 function step(c: number[], i: number, g: number): void {
-  const get = (l: number) => c.push(...local(LOCAL_GET, l));
   const [word, s, k] = STEPS[i];
   const t = stateOf(g, (4 - (i % 4)) % 4); // a, d, c, b
   const p = stateOf(g, (5 - (i % 4)) % 4);
   const q = stateOf(g, (6 - (i % 4)) % 4);
   const r = stateOf(g, (7 - (i % 4)) % 4);
   // t + x + k first: it does not wait for the step before, so only F, one add and the rotation do.
-  get(t);
-  get(xOf(g, word));
+  get(c, t);
+  get(c, xOf(g, word));
   c.push(...I32X4_ADD, ...splatConst(k), ...I32X4_ADD);
   switch (i >> 4) {
     case 0: // F = (p & q) | (~p & r)
-      get(q);
-      get(r);
-      get(p);
+      get(c, q);
+      get(c, r);
+      get(c, p);
       c.push(...V128_BITSELECT);
       break;
     case 1: // G = (p & r) | (q & ~r)
-      get(p);
-      get(q);
-      get(r);
+      get(c, p);
+      get(c, q);
+      get(c, r);
       c.push(...V128_BITSELECT);
       break;
     case 2: // H = p ^ q ^ r
-      get(p);
-      get(q);
+      get(c, p);
+      get(c, q);
       c.push(...V128_XOR);
-      get(r);
+      get(c, r);
       c.push(...V128_XOR);
       break;
     default: // I = q ^ (p | ~r)
-      get(q);
-      get(p);
-      get(r);
+      get(c, q);
+      get(c, p);
+      get(c, r);
       c.push(...V128_NOT, ...V128_OR, ...V128_XOR);
   }
   c.push(...I32X4_ADD, ...local(LOCAL_TEE, t));
   c.push(...i32Const(s), ...I32X4_SHL);
-  get(t);
+  get(c, t);
   c.push(...i32Const(32 - s), ...I32X4_SHR_U, ...V128_OR);
-  get(p);
+  get(c, p);
   c.push(...I32X4_ADD, ...local(LOCAL_SET, t));
 }
 
 function digest4Body(): number[] {
   const c: number[] = [];
-  const get = (l: number) => c.push(...local(LOCAL_GET, l));
   const groups = Array.from({ length: GROUPS_PER_PASS }, (_, g) => g);
   c.push(0x02, 0x40, 0x03, 0x40); // block, loop
-  get(2);
+  get(c, 2);
   c.push(0x45, 0x0d, 1); // i32.eqz, br_if to the block's end
   // The sixteen message words of each group's four blocks, one vector each.
   for (const g of groups)
     for (let k = 0; k < 16; k++) {
       for (let lane = 0; lane < 4; lane++) {
-        get(0);
+        get(c, 0);
         c.push(...I32_LOAD, ...uleb(64 * (4 * g + lane) + 4 * k));
         c.push(...(lane === 0 ? I32X4_SPLAT : [...I32X4_REPLACE_LANE, lane]));
       }
@@ -165,9 +164,9 @@ function digest4Body(): number[] {
   for (let i = 0; i < 64; i++) for (const g of groups) step(c, i, g);
   for (const g of groups)
     for (let i = 0; i < 4; i++) {
-      get(1);
-      get(stateOf(g, i));
-      get(savedOf(g, i));
+      get(c, 1);
+      get(c, stateOf(g, i));
+      get(c, savedOf(g, i));
       c.push(...I32X4_ADD, ...V128_STORE, ...uleb(64 * g + 16 * i));
     }
   for (const [param, advance] of [
@@ -175,7 +174,7 @@ function digest4Body(): number[] {
     [1, 64 * GROUPS_PER_PASS],
     [2, -GROUPS_PER_PASS],
   ]) {
-    get(param);
+    get(c, param);
     c.push(...i32Const(advance), 0x6a, ...local(LOCAL_SET, param)); // i32.add
   }
   c.push(0x0c, 0, 0x0b, 0x0b, 0x0b); // br to the loop, end loop, end block, end function
