@@ -7,9 +7,10 @@
  *   SET_DATA (the payload report); one ack each;
  * - watch events on subscribed folders and their children (one persistent recursive watch per folder, or
  *   one-shot watches on servers before 3.6) go to the subscriptions recipe (subscriptions.ts), which has its
- *   own FIFO job queue: it lists, diffs, reads with pipelined calls (128 in flight at most), parses, checks,
- *   computes ring points, and emits finished node changes (EV_NODE_SET / DEL / BAD) into the ack stream; a
- *   SUBSCRIBE task waits for its resync job, so its changes precede its ack;
+ *   own FIFO job queue: it lists, diffs, reads with pipelined calls (a window of up to 512 in flight,
+ *   narrower for large data), parses, checks, computes ring points, and emits finished node changes
+ *   (EV_NODE_SET / DEL / BAD) into the ack stream; a SUBSCRIBE task waits for its resync job, so its changes
+ *   precede its ack;
  * - the session hands node-zookeeper-client the socket's bytes one whole frame at a time (frames.ts), and
  *   decodes the replies to its reads itself (nzk-internals' readData);
  * - session events, and watch events the recipe does not own or that concern the own node (REGISTER leaves a

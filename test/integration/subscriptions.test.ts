@@ -14,7 +14,7 @@ import { Cmd } from '../../src/zk/commands.js';
 import { ZkError, ZUNIMPLEMENTED } from '../../src/zk/errors.js';
 import createZkHandler from '../../src/zk/handler.js';
 import { ZkSession } from '../../src/zk/session.js';
-import { READ_WINDOW } from '../../src/zk/subscriptions.js';
+import { READ_WINDOW, READ_WINDOW_BYTES, READ_WINDOW_FIRST } from '../../src/zk/subscriptions.js';
 import { connectPeer, eventually, type PeerClient, peerJson } from '../support/peer-client.js';
 import { Clients, gateConfig, handlerOptions } from '../support/zk-client.js';
 import { startZk, type ZkHandle } from '../support/zk-server.js';
@@ -274,6 +274,42 @@ for (const mode of ['persistent', 'one-shot'] as const) {
     }
   });
 }
+
+test('large peer data narrows the read window to its byte bound', async () => {
+  const root = '/window-large/nodes';
+  const folder = await logicFolder(root);
+  const padBytes = 32 * 1024;
+  const count = 120;
+  const created = [];
+  for (let i = 0; i < count; i++) {
+    const path = `${folder}/big${i}-logic`;
+    const data = JSON.stringify({
+      ...JSON.parse(peerJson(path, 'logic', 7000 + i)),
+      pad: 'x'.repeat(padBytes),
+    });
+    created.push(peer.create(path, data, CreateMode.PERSISTENT));
+  }
+  await Promise.all(created);
+  const r = await rig(root, 'logic');
+  try {
+    const reads = countReadsInFlight();
+    assert.equal((await r.run(Cmd.SUBSCRIBE, folder, 'logic')).error, 0);
+    r.apply();
+    assert.equal(r.nodes.size, count, 'the resync read every child');
+    // About 1 MiB of replies in flight: 31 of these, where a window by count alone held 128 (4 MiB).
+    const bound = Math.floor(READ_WINDOW_BYTES / padBytes);
+    assert.ok(
+      reads.max <= bound,
+      `${reads.max} reads of ${padBytes} bytes in flight at once (bound ${bound})`,
+    );
+    assert.ok(
+      reads.max > READ_WINDOW_FIRST,
+      `the window grew past its first ${READ_WINDOW_FIRST} (${reads.max})`,
+    );
+  } finally {
+    await r.close();
+  }
+});
 
 // ZkClient end to end (the bio thread in its worker): what the main side does with the finished changes.
 
