@@ -29,14 +29,14 @@
 import { readFile } from 'node:fs/promises';
 import { startZk } from '../src/cli/zk_server.js';
 import type { Bench } from './index.js';
-import { coldSync } from './support/discovery-cold-sync.js';
+import { type ColdSync, coldSync } from './support/discovery-cold-sync.js';
 import { FloorProbe, PeerFleet } from './support/discovery-fleet.js';
 import { loadNative, type NativeBinding } from './support/discovery-native.js';
 import { type Convergence, measured, Observed, type Op } from './support/discovery-observe.js';
 import { createObserver, type Observer, TYPE, type Variant } from './support/discovery-observers.js';
 import { type Results, type Storm, table, targets } from './support/discovery-report.js';
 import { nodeRss, rssSupported } from './support/discovery-rss.js';
-import { refill, syncAndMass } from './support/discovery-sync.js';
+import { mass, medianRun, refill, syncRounds } from './support/discovery-sync.js';
 
 const PEERS = 100;
 const STORM_PEERS = 1000;
@@ -49,6 +49,8 @@ const SYNC_PEERS = 5000;
 const QUICK_SYNC_PEERS = 1000;
 /** Peer processes for the sync set: 1,000 sessions each, as in the storm. */
 const SYNC_PROCESSES = 5;
+/** Syncs of each client, in process and in a fresh process (the median is the figure); one in --quick. */
+const SYNC_RUNS = 3;
 const GAP_MS = 10;
 const FULL_ROUNDS = 3;
 /** Peers' session timeout: the server's maximum (20 ticks), so 5,000 sessions' pings stay few. */
@@ -213,14 +215,21 @@ async function syncAll(
       );
       rssResult.empty = { rss_mb, rss_primary_mb, rss_workers_mb, private_mb, rss_idle_mb };
     }
-    // Each client once in a process of its own, while the set is as registered (no --quick: no time for it).
-    if (full)
-      for (const v of variants)
-        results[v].sync5k_cold = await coldSync(v, run.connectString, root, peers, CATCH_UP_MS);
+    // Each client in a process of its own, while the set is as registered (no --quick: no time for it), in
+    // rounds of every client in turn, as the in-process syncs below.
+    if (full) {
+      const cold = new Map<Variant, ColdSync[]>(variants.map((v) => [v, []]));
+      for (let r = 0; r < SYNC_RUNS; r++)
+        for (const v of variants)
+          cold.get(v)?.push(await coldSync(v, run.connectString, root, peers, CATCH_UP_MS));
+      for (const [v, runs] of cold) results[v].sync5k_cold = medianRun(runs);
+    }
+    const o = { connectString: run.connectString, root, native: run.native };
+    const syncs = await syncRounds(variants, o, run.floor, peers, bounds, full ? SYNC_RUNS : 1);
     for (const [i, v] of variants.entries()) {
       if (i > 0) await refill(fleet, peers, bounds);
-      const o = { connectString: run.connectString, root, native: run.native };
-      Object.assign(results[v], await syncAndMass(v, o, fleet, run.floor, peers, bounds));
+      results[v].sync5k = syncs.get(v);
+      results[v].mass = await mass(v, o, fleet, run.floor, peers, bounds);
     }
     if (rssResult) results.zkbio.rss = rssResult;
   } finally {

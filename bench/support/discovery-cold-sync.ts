@@ -19,6 +19,8 @@ export interface ColdSync {
   /** The child process's CPU, user and system, every thread. */
   cpu_ms: number;
   peers: number;
+  /** Every run's sync_ms, in run order, when the figure is the median of several (bench/discovery). */
+  runs_ms?: number[];
 }
 
 interface SyncCommand {

@@ -3,11 +3,11 @@
  * processes) and every client in turn:
  *   sync5k  a node starting while the peers are registered: from just before its start() (its constructor runs
  *           before, untimed) until it has emitted 'added' for every one of them; this loop's delay, the
- *           floor's and the CPU over that time
+ *           floor's and the CPU over that time; three rounds of every client in turn, each client's median run
  *   mass    half the peers closing their sessions at once, then a quarter (new sessions, connected first)
  *           creating their nodes at once: from just before the first peer's call until the observer's last
  *           event of the step
- * Between clients, refill() connects and joins new peers, untimed, so each client starts on the same count.
+ * Between clients' mass steps, refill() connects and joins new peers, untimed, so each client starts on the same count.
  */
 import { monoNow } from '../../src/clock.js';
 import type { FloorProbe, PeerFleet, Times } from './discovery-fleet.js';
@@ -23,6 +23,8 @@ export interface Sync {
   cpu_ms: number;
   cpu_main_ms?: number;
   cpu_bio_ms?: number;
+  /** Every run's sync_ms, in run order; the other fields are the median run's. */
+  runs_ms?: number[];
 }
 export interface Mass {
   /** Half the peers leaving at once: until the last 'removed'. */
@@ -81,29 +83,82 @@ export async function timeSync(
   return seen.lastAt('join') - started;
 }
 
-/** sync5k and mass for one client, on a fleet that holds exactly `peers` joined peers; leaves it that way. */
-export async function syncAndMass(
+/** One sync of a fresh `variant` observer (its constructor untimed), measured; the observer is stopped after it. */
+async function syncOnce(
   variant: Variant,
   o: ObserverOptions,
-  fleet: PeerFleet,
   floor: FloorProbe,
   peers: number,
   b: SyncBounds,
-): Promise<{ sync5k: Sync; mass: Mass }> {
+): Promise<Sync> {
   const observer = createObserver(variant, o);
   try {
     const seen = new Observed();
-    const unlisten = observer.listen(seen.listeners);
+    observer.listen(seen.listeners);
     const sync: Measured<number> = await measured(
       floor,
       () => observer.threads,
       b.commandMs,
       () => timeSync(observer, seen, peers, b.catchUpMs),
     );
+    return {
+      sync_ms: round(sync.value),
+      eld_p99_ms: sync.eld.eld_p99_ms,
+      eld_max_ms: sync.eld.eld_max_ms,
+      peers,
+      floor_eld_p99_ms: sync.floor.eld_p99_ms,
+      ...sync.cpu,
+    };
+  } finally {
+    await observer.stop();
+  }
+}
+
+/**
+ * The run with the median time of `runs` (odd), with every run's time beside it in run order. One run was the
+ * figure before: the same client's sync moved by up to 1.8x between runs here, more than the gaps between clients.
+ */
+export function medianRun<T extends { sync_ms: number }>(runs: T[]): T & { runs_ms: number[] } {
+  const sorted = [...runs].sort((x, y) => x.sync_ms - y.sync_ms);
+  return { ...sorted[sorted.length >> 1], runs_ms: runs.map((r) => r.sync_ms) };
+}
+
+/**
+ * sync5k for every client: `runs` rounds on the registered peers (which no sync changes), each round one sync of
+ * every client in turn, so that the machine's drift falls on all of them alike; each client's median run.
+ */
+export async function syncRounds(
+  variants: readonly Variant[],
+  o: ObserverOptions,
+  floor: FloorProbe,
+  peers: number,
+  b: SyncBounds,
+  runs: number,
+): Promise<Map<Variant, Sync>> {
+  const all = new Map<Variant, Sync[]>(variants.map((v) => [v, []]));
+  for (let r = 0; r < runs; r++)
+    for (const v of variants) all.get(v)?.push(await syncOnce(v, o, floor, peers, b));
+  return new Map([...all].map(([v, s]) => [v, medianRun(s)]));
+}
+
+/** mass for one client, synced first (untimed), on a fleet that holds exactly `peers` joined peers. */
+export async function mass(
+  variant: Variant,
+  o: ObserverOptions,
+  fleet: PeerFleet,
+  floor: FloorProbe,
+  peers: number,
+  b: SyncBounds,
+): Promise<Mass> {
+  const observer = createObserver(variant, o);
+  try {
+    const seen = new Observed();
+    const unlisten = observer.listen(seen.listeners);
+    await timeSync(observer, seen, peers, b.catchUpMs);
     unlisten();
     const left = Math.floor(peers / 2);
     const rejoined = Math.floor(peers / 4);
-    const mass = await measured(
+    const m = await measured(
       floor,
       () => observer.threads,
       b.commandMs,
@@ -115,28 +170,18 @@ export async function syncAndMass(
       },
     );
     return {
-      sync5k: {
-        sync_ms: round(sync.value),
-        eld_p99_ms: sync.eld.eld_p99_ms,
-        eld_max_ms: sync.eld.eld_max_ms,
-        peers,
-        floor_eld_p99_ms: sync.floor.eld_p99_ms,
-        ...sync.cpu,
-      },
-      mass: {
-        ...mass.value,
-        left,
-        rejoined,
-        eld_p99_ms: mass.eld.eld_p99_ms,
-        floor_eld_p99_ms: mass.floor.eld_p99_ms,
-      },
+      ...m.value,
+      left,
+      rejoined,
+      eld_p99_ms: m.eld.eld_p99_ms,
+      floor_eld_p99_ms: m.floor.eld_p99_ms,
     };
   } finally {
     await observer.stop();
   }
 }
 
-/** After syncAndMass: new peers for the quarter that left for good, so `peers` are joined again. */
+/** After mass(): new peers for the quarter that left for good, so `peers` are joined again. */
 export async function refill(fleet: PeerFleet, peers: number, b: SyncBounds): Promise<void> {
   await fleet.connect(Math.floor(peers / 2) - Math.floor(peers / 4), b.commandMs);
   await fleet.step('join', 0, b.commandMs);
