@@ -599,20 +599,17 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
   #newMembers(server: Server, n: ZkNode, given?: readonly Uint32Array[]): void {
     let members = this.#types.get(n.type);
     if (members === undefined) {
-      members = new Members(vnodePointCount(this.vnodeCount));
+      members = new Members(n.type, vnodePointCount(this.vnodeCount));
       this.#types.set(n.type, members);
     }
     const slots = new Array<number>(n.worker_cnt);
     for (let i = 1; i <= n.worker_cnt; i++) {
-      const id = memberId(n.host, n.port, i);
       const points = given?.[i - 1];
-      const answer = Object.freeze({ id, type: n.type, host: n.host, port: n.port, workerIndex: i });
       // Given points are copied: the caller's arrays are theirs (and may be views into a message).
-      const slot = members.add(answer, (out, at) => {
-        if (points === undefined) vnodePointsInto(id, this.vnodeCount, out, at);
+      slots[i - 1] = members.add(n.host, n.port, i, (out, at) => {
+        if (points === undefined) vnodePointsInto(memberId(n.host, n.port, i), this.vnodeCount, out, at);
         else out.set(points, at);
       });
-      slots[i - 1] = slot;
     }
     server.slots = slots;
   }
