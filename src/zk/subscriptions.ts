@@ -63,11 +63,13 @@ const NO_POINTS = new Uint32Array(0);
 /** Reads in flight at most in a listing or a step (see pipelined()). */
 export const READ_WINDOW = 512;
 /** Reads in flight before any reply says how large the replies are. */
-export const READ_WINDOW_FIRST = 16;
-/** Reply bytes in flight that the window aims at, by the mean reply of the run so far. */
+const READ_WINDOW_FIRST = 16;
+/** Reply bytes in flight that the window aims at, by the recent replies' size. */
 export const READ_WINDOW_BYTES = 1 << 20;
 /** What a reply holds besides its data: its stat, its promise and result objects. */
 const REPLY_OVERHEAD_BYTES = 256;
+/** The recent replies' size is a moving average that gives each new reply this share (1/16). */
+const REPLY_SIZE_SHARE = 1 / 16;
 
 interface Child {
   /** The mzxid of the data last reported: reading the same again reports nothing. */
@@ -370,15 +372,19 @@ export class Subscriptions {
 
 /**
  * Starts `start(item)` for each item, a window of them in flight, and hands each result to `each` in item order.
- * The window starts at READ_WINDOW_FIRST and follows the replies: READ_WINDOW_BYTES over the mean reply size so
- * far (`bytesOf` gives a result's data bytes), at least 1 and at most READ_WINDOW.
+ * The window is READ_WINDOW_BYTES over the recent replies' size (a moving average of `bytesOf` plus the overhead),
+ * at least 1 and at most READ_WINDOW; before any reply it assumes READ_WINDOW_FIRST of them make the bytes.
  * - Deep, because a resync is a stream of small reads: while the bio thread parses one chunk of replies, the
  *   server must still have reads queued, or it idles. A resync of 5,000 peers in-process took a median of 503 ms
  *   with 128 in flight, 403 with 512 and 362 with 2,048 (6 runs each, alternating). 512 keeps this client's share
  *   of ZooKeeper's globalOutstandingLimit (1,000 requests for all clients, over which it throttles them all) at half.
+ *   Small replies widen the window to 512 within about 60 of them.
  * - Bounded by bytes, because a reply's data can be up to ZooKeeper's 1 MB and replies wait here until `each`
- *   takes them: a resync with every read in flight at once grew the bio thread's heap past 60 MB, and a fixed
- *   window of large replies would too.
+ *   takes them: a resync with every read in flight at once grew the bio thread's heap past 60 MB. A moving
+ *   average, not the run's mean, so that large replies after thousands of small ones narrow the window at once
+ *   (to 16 at the first 1 MB one), and one large reply among small ones narrows it only for a while. Reads
+ *   already sent cannot be taken back: a run of large replies right after small ones can still find up to
+ *   READ_WINDOW in flight.
  */
 async function pipelined<T, R>(
   items: readonly T[],
@@ -389,12 +395,12 @@ async function pipelined<T, R>(
   const inFlight: Promise<R>[] = [];
   let started = 0;
   let window = READ_WINDOW_FIRST;
-  let bytes = 0;
+  let replyBytes = READ_WINDOW_BYTES / READ_WINDOW_FIRST;
   for (let i = 0; i < items.length; i++) {
     while (started < items.length && started < i + window) inFlight.push(start(items[started++]));
     const result = await (inFlight.shift() as Promise<R>);
-    bytes += REPLY_OVERHEAD_BYTES + bytesOf(result);
-    window = Math.max(1, Math.min(READ_WINDOW, Math.floor((READ_WINDOW_BYTES * (i + 1)) / bytes)));
+    replyBytes += (REPLY_OVERHEAD_BYTES + bytesOf(result) - replyBytes) * REPLY_SIZE_SHARE;
+    window = Math.max(1, Math.min(READ_WINDOW, Math.floor(READ_WINDOW_BYTES / replyBytes)));
     each(items[i], result);
   }
 }
