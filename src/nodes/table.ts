@@ -380,10 +380,15 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
     }
     const before = new Map<string, ZkNode>();
     for (const s of this.#servers.values()) if (s.serving) before.set(s.serving.path, s.serving);
-    let same = parsed.nodes.length === this.#entries.size;
-    for (const n of parsed.nodes) {
+    // The same nodes in the same order as this table's own snapshot: the order of the serving ones is
+    // their rings' insertion order, which decides every tie (the first insert wins), so the same nodes
+    // joined in another order answer some lookups differently.
+    const rows = this.snapshot().nodes;
+    let same = rows.length === parsed.nodes.length;
+    for (let i = 0; same && i < rows.length; i++) {
+      const n = parsed.nodes[i];
       const old = this.#entries.get(n.path);
-      if (!old || !sameZkNode(old, n)) same = false;
+      same = rows[i][0] === n.path && old !== undefined && sameZkNode(old, n);
     }
 
     const change = this.#newChange();

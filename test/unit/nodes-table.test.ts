@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import type { NodesChange, ZkNode } from '../../src/index.js';
 import { hashKey, Nodes, validateZkNode } from '../../src/index.js';
 import { memberId, vnodePoints } from '../../src/nodes/vnodes.js';
+import { collidingServers } from '../fixtures/cluster-churn.js';
 import { node, sample, sampleNodes } from './nodes-sample.js';
 
 const KEYS = Array.from({ length: 2000 }, (_, i) => `user:${i}`);
@@ -351,6 +352,22 @@ test('snapshot is plain JSON; restore reproduces answers, collision order and th
   assert.equal(diff.added.length, 5);
   assert.equal(diff.removed.length, 3);
   assert.deepEqual(answers(ahead), answers(again));
+});
+
+test("restore of the same nodes joined in another order takes the snapshot's order, and its answers at a tie", () => {
+  // Two servers whose first members share a ring point: the one that joined first serves it.
+  const [a, b] = collidingServers(1);
+  const pointsOf = (s: { host: string; port: number }) => vnodePoints(memberId(s.host, s.port, 1), 200);
+  const tie = pointsOf(a).find((p) => pointsOf(b).includes(p)) as number;
+  const at = (s: { host: string; port: number }, name: string) =>
+    node(0, { path: `/kimserver/nodes/logic/${name}`, host: s.host, port: s.port, worker_cnt: 1 });
+  const primary = table([at(b, 'b'), at(a, 'a')]);
+  const replica = table([at(a, 'a'), at(b, 'b')]);
+  assert.notEqual(replica.getNodeByHash('logic', tie)?.id, primary.getNodeByHash('logic', tie)?.id);
+
+  replica.restore(JSON.parse(JSON.stringify(primary.snapshot())));
+  assert.deepEqual(replica.snapshot().nodes, primary.snapshot().nodes);
+  assert.equal(replica.getNodeByHash('logic', tie)?.id, primary.getNodeByHash('logic', tie)?.id);
 });
 
 test('restore refuses malformed snapshots and other ring layouts, naming the problem', () => {
