@@ -368,8 +368,8 @@ export class Nodes extends EventEmitter<{ change: [NodesChange]; step: [NodesSte
   /**
    * Replaces the content with a snapshot's. Throws a TypeError on a malformed snapshot or one made
    * with another ring layout. The version becomes the snapshot's when that is higher; otherwise it
-   * goes up by one if the content changed. `memberPoints` may give serving nodes' points by path, as
-   * for upsert; points of the wrong shape are not used (the table computes those).
+   * goes up by one if the content or its order changed. `memberPoints` may give serving nodes' points
+   * by path, as for upsert; points of the wrong shape are not used (the table computes those).
    */
   restore(snap: unknown, memberPoints?: ReadonlyMap<string, readonly Uint32Array[]>): NodesChange {
     const parsed = parseSnapshot(snap);
