@@ -247,7 +247,6 @@ export class Subscriptions {
       await pipelined(
         toRead,
         (name) => read(s, `${folder.path}/${name}`, oneShot),
-        readBytes,
         (name, r) => {
           failure ??= this.#onRead(folder, name, r);
         },
@@ -294,7 +293,6 @@ export class Subscriptions {
           return Promise.resolve({ err }); // no session: a failure like any other
         }
       },
-      readBytes,
       (job, r) => {
         if (r === null) {
           this.#drop(job.folder, job.name);
@@ -371,9 +369,10 @@ export class Subscriptions {
 }
 
 /**
- * Starts `start(item)` for each item, a window of them in flight, and hands each result to `each` in item order.
- * The window is READ_WINDOW_BYTES over the recent replies' size (a moving average of `bytesOf` plus the overhead),
- * at least 1 and at most READ_WINDOW; before any reply it assumes READ_WINDOW_FIRST of them make the bytes.
+ * Starts the read `start(item)` for each item, a window of them in flight, and hands each result to `each` in item
+ * order (null: a job with no read). The window is READ_WINDOW_BYTES over the recent replies' size (a moving average
+ * of their data and the overhead), at least 1 and at most READ_WINDOW; before any reply it assumes READ_WINDOW_FIRST
+ * of them make the bytes.
  * - Deep, because a resync is a stream of small reads: while the bio thread parses one chunk of replies, the
  *   server must still have reads queued, or it idles. A resync of 5,000 peers in-process took a median of 503 ms
  *   with 128 in flight, 403 with 512 and 362 with 2,048 (6 runs each, alternating). 512 keeps this client's share
@@ -386,10 +385,9 @@ export class Subscriptions {
  *   already sent cannot be taken back: a run of large replies right after small ones can still find up to
  *   READ_WINDOW in flight.
  */
-async function pipelined<T, R>(
+async function pipelined<T, R extends ReadResult | null>(
   items: readonly T[],
   start: (item: T) => Promise<R>,
-  bytesOf: (result: R) => number,
   each: (item: T, result: R) => void,
 ): Promise<void> {
   const inFlight: Promise<R>[] = [];
@@ -399,7 +397,7 @@ async function pipelined<T, R>(
   for (let i = 0; i < items.length; i++) {
     while (started < items.length && started < i + window) inFlight.push(start(items[started++]));
     const result = await (inFlight.shift() as Promise<R>);
-    replyBytes += (REPLY_OVERHEAD_BYTES + bytesOf(result) - replyBytes) * REPLY_SIZE_SHARE;
+    replyBytes += (REPLY_OVERHEAD_BYTES + readBytes(result) - replyBytes) * REPLY_SIZE_SHARE;
     window = Math.max(1, Math.min(READ_WINDOW, Math.floor(READ_WINDOW_BYTES / replyBytes)));
     each(items[i], result);
   }
