@@ -29,14 +29,14 @@
 import { readFile } from 'node:fs/promises';
 import { startZk } from '../src/cli/zk_server.js';
 import type { Bench } from './index.js';
-import { type ColdSync, coldSync } from './support/discovery-cold-sync.js';
+import { coldSync } from './support/discovery-cold-sync.js';
 import { FloorProbe, PeerFleet } from './support/discovery-fleet.js';
 import { loadNative, type NativeBinding } from './support/discovery-native.js';
 import { type Convergence, measured, Observed, type Op } from './support/discovery-observe.js';
 import { createObserver, type Observer, TYPE, type Variant } from './support/discovery-observers.js';
 import { type Results, type Storm, table, targets } from './support/discovery-report.js';
 import { nodeRss, rssSupported } from './support/discovery-rss.js';
-import { mass, medianRun, refill, syncRounds } from './support/discovery-sync.js';
+import { mass, medianRounds, refill, syncOnce } from './support/discovery-sync.js';
 
 const PEERS = 100;
 const STORM_PEERS = 1000;
@@ -218,14 +218,15 @@ async function syncAll(
     // Each client in a process of its own, while the set is as registered (no --quick: no time for it), in
     // rounds of every client in turn, as the in-process syncs below.
     if (full) {
-      const cold = new Map<Variant, ColdSync[]>(variants.map((v) => [v, []]));
-      for (let r = 0; r < SYNC_RUNS; r++)
-        for (const v of variants)
-          cold.get(v)?.push(await coldSync(v, run.connectString, root, peers, CATCH_UP_MS));
-      for (const [v, runs] of cold) results[v].sync5k_cold = medianRun(runs);
+      const cold = await medianRounds(variants, SYNC_RUNS, (v) =>
+        coldSync(v, run.connectString, root, peers, CATCH_UP_MS),
+      );
+      for (const [v, c] of cold) results[v].sync5k_cold = c;
     }
     const o = { connectString: run.connectString, root, native: run.native };
-    const syncs = await syncRounds(variants, o, run.floor, peers, bounds, full ? SYNC_RUNS : 1);
+    const syncs = await medianRounds(variants, full ? SYNC_RUNS : 1, (v) =>
+      syncOnce(v, o, run.floor, peers, bounds),
+    );
     for (const [i, v] of variants.entries()) {
       if (i > 0) await refill(fleet, peers, bounds);
       results[v].sync5k = syncs.get(v);

@@ -83,18 +83,30 @@ export async function timeSync(
   return seen.lastAt('join') - started;
 }
 
-/** One sync of a fresh `variant` observer (its constructor untimed), measured; the observer is stopped after it. */
-async function syncOnce(
+/** `run` on a fresh `variant` observer (its constructor untimed) with `seen` listening; stopped after it whatever happens. */
+async function withObserver<T>(
+  variant: Variant,
+  o: ObserverOptions,
+  run: (observer: Observer, seen: Observed, unlisten: () => void) => Promise<T>,
+): Promise<T> {
+  const observer = createObserver(variant, o);
+  try {
+    const seen = new Observed();
+    return await run(observer, seen, observer.listen(seen.listeners));
+  } finally {
+    await observer.stop();
+  }
+}
+
+/** One sync of a fresh `variant` observer, measured. */
+export function syncOnce(
   variant: Variant,
   o: ObserverOptions,
   floor: FloorProbe,
   peers: number,
   b: SyncBounds,
 ): Promise<Sync> {
-  const observer = createObserver(variant, o);
-  try {
-    const seen = new Observed();
-    observer.listen(seen.listeners);
+  return withObserver(variant, o, async (observer, seen) => {
     const sync: Measured<number> = await measured(
       floor,
       () => observer.threads,
@@ -109,40 +121,31 @@ async function syncOnce(
       floor_eld_p99_ms: sync.floor.eld_p99_ms,
       ...sync.cpu,
     };
-  } finally {
-    await observer.stop();
-  }
+  });
 }
 
 /**
- * The run with the median time of `runs` (odd), with every run's time beside it in run order. One run was the
- * figure before: the same client's sync moved by up to 1.8x between runs here, more than the gaps between clients.
+ * `runs` rounds of `run` (a sync) on the registered peers, which no sync changes: each round runs every client in
+ * turn, so that the machine's drift falls on all of them alike. Each client's figure is its run with the median
+ * time, with every run's time beside it in run order (`runs_ms`). One run was the figure before: the same client's
+ * sync moved by up to 1.8x between runs here, more than the gaps between clients.
  */
-export function medianRun<T extends { sync_ms: number }>(runs: T[]): T & { runs_ms: number[] } {
-  const sorted = [...runs].sort((x, y) => x.sync_ms - y.sync_ms);
-  return { ...sorted[sorted.length >> 1], runs_ms: runs.map((r) => r.sync_ms) };
-}
-
-/**
- * sync5k for every client: `runs` rounds on the registered peers (which no sync changes), each round one sync of
- * every client in turn, so that the machine's drift falls on all of them alike; each client's median run.
- */
-export async function syncRounds(
+export async function medianRounds<T extends { sync_ms: number }>(
   variants: readonly Variant[],
-  o: ObserverOptions,
-  floor: FloorProbe,
-  peers: number,
-  b: SyncBounds,
   runs: number,
-): Promise<Map<Variant, Sync>> {
-  const all = new Map<Variant, Sync[]>(variants.map((v) => [v, []]));
-  for (let r = 0; r < runs; r++)
-    for (const v of variants) all.get(v)?.push(await syncOnce(v, o, floor, peers, b));
-  return new Map([...all].map(([v, s]) => [v, medianRun(s)]));
+  run: (variant: Variant) => Promise<T>,
+): Promise<Map<Variant, T & { runs_ms: number[] }>> {
+  const all = new Map<Variant, T[]>(variants.map((v) => [v, []]));
+  for (let r = 0; r < runs; r++) for (const v of variants) all.get(v)?.push(await run(v));
+  const median = (s: T[]) => ({
+    ...[...s].sort((x, y) => x.sync_ms - y.sync_ms)[s.length >> 1],
+    runs_ms: s.map((x) => x.sync_ms),
+  });
+  return new Map([...all].map(([v, s]) => [v, median(s)]));
 }
 
 /** mass for one client, synced first (untimed), on a fleet that holds exactly `peers` joined peers. */
-export async function mass(
+export function mass(
   variant: Variant,
   o: ObserverOptions,
   fleet: PeerFleet,
@@ -150,10 +153,7 @@ export async function mass(
   peers: number,
   b: SyncBounds,
 ): Promise<Mass> {
-  const observer = createObserver(variant, o);
-  try {
-    const seen = new Observed();
-    const unlisten = observer.listen(seen.listeners);
+  return withObserver(variant, o, async (observer, seen, unlisten) => {
     await timeSync(observer, seen, peers, b.catchUpMs);
     unlisten();
     const left = Math.floor(peers / 2);
@@ -176,9 +176,7 @@ export async function mass(
       eld_p99_ms: m.eld.eld_p99_ms,
       floor_eld_p99_ms: m.floor.eld_p99_ms,
     };
-  } finally {
-    await observer.stop();
-  }
+  });
 }
 
 /** After mass(): new peers for the quarter that left for good, so `peers` are joined again. */
